@@ -1,0 +1,105 @@
+"""Encoders: the pretrained path through from_pretrained, the random one, the state one."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from transformers import VJEPA2Config, VJEPA2Model, VJEPA2VideoProcessor
+
+from train_robots.common.encoders import EncoderUnavailable, build_encoder, encoder_info
+from train_robots.common.envs import ControlEnv
+from train_robots.common.presets import get_preset
+from train_robots.common.runtime import REPO_ROOT
+
+SMOKE = get_preset("smoke")
+
+
+@pytest.fixture(scope="module")
+def env():
+    return ControlEnv("reacher-easy")
+
+
+@pytest.fixture(scope="module")
+def local_vjepa2(tmp_path_factory):
+    """A small V-JEPA 2 saved with save_pretrained: loads exactly as a hub id would."""
+    folder = tmp_path_factory.mktemp("vjepa2-small")
+    config = VJEPA2Config(
+        crop_size=32,
+        hidden_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        pred_hidden_size=24,
+        pred_num_hidden_layers=1,
+        pred_num_attention_heads=2,
+    )
+    torch.manual_seed(1)
+    VJEPA2Model(config).save_pretrained(folder)
+    VJEPA2VideoProcessor(crop_size=32).save_pretrained(folder)
+    return folder
+
+
+def test_pretrained_loads_from_a_local_directory(env, local_vjepa2):
+    encoder = build_encoder("vjepa2", env, SMOKE, torch.device("cpu"), str(local_vjepa2))
+    assert encoder.info.name == "vjepa2" and encoder.info.dim == 48 and encoder.info.id == str(local_vjepa2)
+    assert encoder_info("vjepa2", env, SMOKE, str(local_vjepa2)) == encoder.info
+    env.reset(0)
+    frames = np.stack([encoder.observe(env) for _ in range(3)])
+    assert frames.shape == (3, SMOKE.image_size, SMOKE.image_size, 3)
+    z = encoder.encode(frames)
+    assert z.shape == (3, 48) and z.dtype == np.float32 and np.isfinite(z).all()
+    # the saved weights were loaded, not freshly initialised ones
+    reference = VJEPA2Model.from_pretrained(local_vjepa2).eval()
+    pixels = encoder.processor([np.repeat(frames[:1], 2, axis=0)], return_tensors="pt")["pixel_values_videos"]
+    with torch.inference_mode():
+        expected = reference(pixel_values_videos=pixels, skip_predictor=True).last_hidden_state.mean(1)
+    np.testing.assert_allclose(z[:1], expected.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_latents_depend_on_the_image(env):
+    encoder = build_encoder("vjepa2-random", env, SMOKE, torch.device("cpu"))
+    env.reset(0)
+    a = encoder.observe(env)
+    env.reset(1)
+    b = encoder.observe(env)
+    za, zb = encoder.encode(np.stack([a, b]))
+    assert not np.allclose(za, zb)
+    # and the same image in a different batch gives the same latent
+    np.testing.assert_allclose(encoder.encode(a[None])[0], za, rtol=1e-5, atol=1e-6)
+
+
+def test_random_encoder_is_the_same_every_time(env):
+    a = build_encoder("vjepa2-random", env, SMOKE, torch.device("cpu"))
+    torch.manual_seed(123)  # the run's seed must not change the encoder
+    b = build_encoder("vjepa2-random", env, SMOKE, torch.device("cpu"))
+    for pa, pb in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_state_encoder_passes_the_observation_through(env):
+    encoder = build_encoder("state", env, SMOKE, torch.device("cpu"))
+    env.reset(0)
+    obs = encoder.observe(env)
+    np.testing.assert_array_equal(encoder.encode(obs[None])[0], env.observation())
+    assert encoder.info.dim == env.obs_dim and not encoder.uses_pixels
+
+
+def test_unreachable_weights_say_what_to_do(env, tmp_path):
+    with pytest.raises(EncoderUnavailable) as err:
+        build_encoder("vjepa2", env, SMOKE, torch.device("cpu"), "facebook/vjepa2-vitl-fpc64-256")
+    assert "--encoder-id /local/dir" in str(err.value) and "--encoder state" in str(err.value)
+    with pytest.raises(EncoderUnavailable, match="--encoder-id"):
+        build_encoder("vjepa2", env, SMOKE, torch.device("cpu"), str(tmp_path / "no-such-dir"))
+
+
+def test_script_exits_nonzero_with_the_message(tmp_path):
+    cmd = [
+        sys.executable,
+        str(REPO_ROOT / "train_robots" / "generate_and_encode_modal.py"),
+        "--encoder", "vjepa2", "--preset", "smoke", "--data-dir", str(tmp_path),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 2
+    assert "--encoder-id /local/dir" in done.stderr and "Traceback" not in done.stderr
+    assert not any(tmp_path.rglob("shard-*.npz"))

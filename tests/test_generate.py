@@ -1,0 +1,168 @@
+"""Phases 1-2: shards are deterministic, validated on load, resumable, never mixed."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import smoke_generate_config
+
+from train_robots import generate_and_encode_modal as generate
+from train_robots.common.data import (
+    SHARD_SCHEMA,
+    DataError,
+    load_dataset,
+    load_shard,
+    read_meta,
+    save_shard,
+    shard_path,
+)
+from train_robots.common.runtime import ConfigError
+
+
+def test_shards_follow_the_schema(state_dataset):
+    meta = read_meta(state_dataset)
+    assert meta["task"] == "reacher-easy" and meta["encoder"]["name"] == "state"
+    shard = load_shard(shard_path(state_dataset, 0), meta)
+    e, t = meta["shard_episodes"], meta["episode_steps"]
+    assert shard["z"].shape == (e, t + 1, meta["latent_dim"]) and shard["z"].dtype == np.float16
+    assert shard["action"].shape == (e, t, 2) and shard["physics"].shape == (e, t + 1, meta["physics_dim"])
+    for key, (dtype, _) in SHARD_SCHEMA.items():
+        assert shard[key].dtype == dtype, key
+    # about 30% of the actions are the random exploratory ones, the rest the expert's
+    data = load_dataset(state_dataset)
+    assert 0.15 < data.is_random.mean() < 0.45
+    expert_steps = ~data.is_random
+    np.testing.assert_array_equal(data.action[expert_steps], data.expert_action[expert_steps])
+    assert data.episodes == meta["episodes"]
+
+
+def test_same_seed_same_data_other_seed_other_data(tmp_path, state_dataset):
+    again = generate.main(smoke_generate_config(tmp_path / "a"))
+    other = generate.main(smoke_generate_config(tmp_path / "b", seed=1))
+    meta = read_meta(state_dataset)
+    first = load_shard(shard_path(state_dataset, 0), meta)
+    second = load_shard(shard_path(again, 0), meta)
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key], err_msg=key)
+    third = load_shard(shard_path(other, 0), meta)
+    assert not np.array_equal(first["physics"], third["physics"])
+
+
+def test_pixel_encoder_shards_are_deterministic(tmp_path):
+    a = generate.main(smoke_generate_config(tmp_path / "a", encoder="vjepa2-random", episodes=1))
+    b = generate.main(smoke_generate_config(tmp_path / "b", encoder="vjepa2-random", episodes=1))
+    meta = read_meta(a)
+    za, zb = load_shard(shard_path(a, 0), meta)["z"], load_shard(shard_path(b, 0), meta)["z"]
+    np.testing.assert_array_equal(za, zb)
+    assert meta["latent_dim"] == za.shape[-1] and np.abs(za.astype(np.float32)).sum() > 0
+
+
+@pytest.fixture
+def shard_copy(tmp_path, state_dataset):
+    folder = tmp_path / "copy"
+    shutil.copytree(state_dataset, folder)
+    meta = read_meta(folder)
+    return folder, meta, load_shard(shard_path(folder, 0), meta)
+
+
+def test_missing_field_is_named(shard_copy):
+    folder, meta, arrays = shard_copy
+    del arrays["reward"]
+    np.savez(shard_path(folder, 0), **arrays)
+    with pytest.raises(DataError, match=r"shard-00000\.npz.*missing.*reward"):
+        load_dataset(folder)
+
+
+def test_wrong_dtype_is_named(shard_copy):
+    folder, meta, arrays = shard_copy
+    arrays["z"] = arrays["z"].astype(np.float64)
+    np.savez(shard_path(folder, 0), **arrays)
+    with pytest.raises(DataError, match=r"shard-00000\.npz.*'z' has dtype float64"):
+        load_dataset(folder)
+
+
+def test_wrong_shape_is_named(shard_copy):
+    folder, meta, arrays = shard_copy
+    arrays["action"] = arrays["action"][:, :, :1]
+    np.savez(shard_path(folder, 0), **arrays)
+    with pytest.raises(DataError, match=r"'action' has shape"):
+        load_dataset(folder)
+
+
+def test_corrupted_file_is_named(shard_copy):
+    folder, _, _ = shard_copy
+    path = shard_path(folder, 1)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(DataError, match=r"shard-00001\.npz: cannot be read"):
+        load_dataset(folder)
+
+
+def test_latent_size_disagreeing_with_meta_is_refused(shard_copy):
+    folder, meta, arrays = shard_copy
+    meta["latent_dim"] += 1
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=r"'z' has shape"):
+        load_dataset(folder)
+
+
+def test_save_refuses_invalid_arrays_and_writes_nothing(shard_copy, tmp_path):
+    _, meta, arrays = shard_copy
+    arrays["is_random"] = arrays["is_random"].astype(np.int8)
+    target = tmp_path / "new" / "shard-00000.npz"
+    with pytest.raises(DataError, match="is_random"):
+        save_shard(target, arrays, meta)
+    assert not target.exists()
+
+
+def test_folder_refuses_a_different_encoder_or_size(state_dataset, tmp_path):
+    root = state_dataset.parents[1]
+    before = (state_dataset / "meta.json").read_text()
+    with pytest.raises(DataError, match="episode_steps"):
+        generate.main(smoke_generate_config(root, episode_steps=7))
+    # a different encoder's shards pointed at the same folder are refused too
+    shutil.copytree(state_dataset, tmp_path / "reacher-easy" / "vjepa2-random")
+    with pytest.raises(DataError, match="encoder"):
+        generate.main(smoke_generate_config(tmp_path, encoder="vjepa2-random"))
+    assert (state_dataset / "meta.json").read_text() == before
+
+
+def test_expect_encoder_guards_against_the_wrong_folder(state_dataset):
+    with pytest.raises(DataError, match="encoder name is 'state'"):
+        load_dataset(state_dataset, expect_encoder={"name": "vjepa2", "dim": 1024})
+
+
+def test_interrupted_run_resumes_and_matches_a_clean_run(tmp_path, state_dataset, monkeypatch):
+    cfg = smoke_generate_config(tmp_path)
+    real = generate.generate_shard
+    calls = []
+
+    def crash_on_second_shard(cfg, index, *args, **kwargs):
+        calls.append(index)
+        if index == 1:
+            raise KeyboardInterrupt("killed")
+        return real(cfg, index, *args, **kwargs)
+
+    monkeypatch.setattr(generate, "generate_shard", crash_on_second_shard)
+    with pytest.raises(KeyboardInterrupt):
+        generate.main(cfg)
+    out = tmp_path / "reacher-easy" / "state"
+    assert sorted(p.name for p in out.glob("shard-*")) == ["shard-00000.npz"]
+    first_mtime = shard_path(out, 0).stat().st_mtime_ns
+    # a half-written temporary file from a killed writer is not mistaken for a shard
+    (out / "shard-00001.npz.tmp").write_bytes(b"partial")
+
+    calls.clear()
+    monkeypatch.setattr(generate, "generate_shard", real)
+    generate.main(cfg)
+    assert shard_path(out, 0).stat().st_mtime_ns == first_mtime  # finished shard skipped
+    resumed, clean = load_dataset(out), load_dataset(state_dataset)
+    np.testing.assert_array_equal(resumed.z, clean.z)
+    np.testing.assert_array_equal(resumed.physics, clean.physics)
+
+
+def test_bad_flags_are_refused():
+    with pytest.raises(ConfigError, match="--epsilon"):
+        smoke_generate_config("unused", epsilon=1.5).validate()
+    with pytest.raises(ConfigError, match="--preset"):
+        generate.Config(preset="huge").validate()

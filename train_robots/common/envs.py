@@ -1,0 +1,152 @@
+"""DeepMind Control Suite tasks behind one small interface.
+
+`ControlEnv` wraps a dm_control suite environment with what every phase needs: a seeded
+reset, a step that repeats the action (`action_repeat` physics control steps per agent
+step, rewards summed), RGB rendering from a fixed camera, the proprioceptive observation
+vector, and an exact physics-state save/restore (goal generation and replays use it).
+"""
+
+from __future__ import annotations
+
+import os
+
+# EGL renders headless on CPU (Mesa llvmpipe) and GPU; respect a user's own choice.
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from dataclasses import dataclass  # noqa: E402
+from importlib.util import find_spec  # noqa: E402
+
+# Triton (imported lazily by torch's compiler, e.g. via transformers) segfaults when it is
+# first imported after dm_control has loaded MuJoCo's GL libraries; load it first.
+if find_spec("triton") is not None:
+    import triton  # noqa: E402, F401
+
+import numpy as np  # noqa: E402
+from dm_control import suite  # noqa: E402
+
+from train_robots.common.runtime import ConfigError  # noqa: E402
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """How a task is loaded and stepped."""
+
+    domain: str
+    task: str
+    action_repeat: int
+    """Physics control steps per agent step (the action is held, rewards are summed)."""
+    camera_id: int
+    """Camera rendered for the encoder."""
+    env_steps: int = 1000
+    """Control steps in a full episode of the suite task (20 s for these tasks)."""
+
+    @property
+    def episode_steps(self) -> int:
+        """Agent steps in a full episode."""
+        return self.env_steps // self.action_repeat
+
+
+TASKS: dict[str, TaskSpec] = {
+    "reacher-easy": TaskSpec("reacher", "easy", action_repeat=2, camera_id=0),
+    "walker-walk": TaskSpec("walker", "walk", action_repeat=2, camera_id=0),
+    "cheetah-run": TaskSpec("cheetah", "run", action_repeat=2, camera_id=0),
+}
+
+# A task counts as solved in an episode once one control step earns the full reward of 1.
+# For reacher this is "the fingertip is inside the target" (its reward is binary).
+SOLVED_REWARD = 1.0
+
+
+def task_spec(name: str) -> TaskSpec:
+    """The spec of a task name, or a clear error listing the known ones."""
+    if name not in TASKS:
+        raise ConfigError(f"--task {name!r} is unknown; choose one of {sorted(TASKS)}")
+    return TASKS[name]
+
+
+@dataclass
+class StepResult:
+    reward: float
+    """Reward summed over the repeated control steps."""
+    discount: float
+    solved: bool
+    """Whether any of the repeated control steps earned the full reward."""
+
+
+class ControlEnv:
+    """One dm_control task, reset by seed, stepped with action repeat."""
+
+    def __init__(self, task: str):
+        self.name = task
+        self.spec = task_spec(task)
+        # The episode length is counted by the caller; the suite's own limit never ends one.
+        self._env = suite.load(
+            self.spec.domain,
+            self.spec.task,
+            task_kwargs={"random": 0, "time_limit": float("inf")},
+        )
+        action_spec = self._env.action_spec()
+        self.action_low = action_spec.minimum.astype(np.float32)
+        self.action_high = action_spec.maximum.astype(np.float32)
+        self.action_dim = int(action_spec.shape[0])
+        self.obs_dim = int(self.observation().shape[0])
+        self.state_dim = int(self.get_state().shape[0])
+
+    @property
+    def physics(self):
+        """The MuJoCo physics (privileged: experts and goal generation use it)."""
+        return self._env.physics
+
+    @property
+    def control_timestep(self) -> float:
+        """Seconds of simulated time per control step."""
+        return float(self._env.control_timestep())
+
+    def reset(self, seed: int) -> None:
+        """Start an episode whose initial state is a function of `seed` alone."""
+        self._env.task.random.seed(seed)
+        self._env.reset()
+
+    def step(self, action: np.ndarray) -> StepResult:
+        action = np.clip(np.asarray(action, dtype=np.float64), self.action_low, self.action_high)
+        reward, solved, discount = 0.0, False, 1.0
+        for _ in range(self.spec.action_repeat):
+            ts = self._env.step(action)
+            r = float(ts.reward or 0.0)
+            reward += r
+            solved |= r >= SOLVED_REWARD
+            discount *= float(ts.discount if ts.discount is not None else 1.0)
+        return StepResult(reward=reward, discount=discount, solved=solved)
+
+    def render(self, size: int) -> np.ndarray:
+        """RGB uint8 [size, size, 3] from the task's fixed camera."""
+        return self.physics.render(height=size, width=size, camera_id=self.spec.camera_id)
+
+    def observation(self) -> np.ndarray:
+        """The task's proprioceptive observation, flattened in the suite's key order."""
+        obs = self._env.task.get_observation(self.physics)
+        return np.concatenate([np.asarray(v, dtype=np.float32).ravel() for v in obs.values()])
+
+    def get_state(self) -> np.ndarray:
+        """Everything needed to restore this exact moment: qpos, qvel, act and task extras."""
+        return np.concatenate([self.physics.get_state(), self._task_extras()]).astype(np.float64)
+
+    def set_state(self, state: np.ndarray) -> None:
+        """Restore a state from `get_state` (the episode continues from there)."""
+        state = np.asarray(state, dtype=np.float64)
+        if state.shape != (self.state_dim,):
+            raise ValueError(f"physics state of {self.name} has shape ({self.state_dim},), got {state.shape}")
+        n = self.physics.get_state().shape[0]
+        with self.physics.reset_context():
+            self.physics.set_state(state[:n])
+            self._set_task_extras(state[n:])
+
+    # Reacher's target lives in the model, not in qpos: carry it with the state.
+    def _task_extras(self) -> np.ndarray:
+        if self.spec.domain == "reacher":
+            return self.physics.named.model.geom_pos["target", ["x", "y"]].copy()
+        return np.zeros(0)
+
+    def _set_task_extras(self, extras: np.ndarray) -> None:
+        if self.spec.domain == "reacher":
+            self.physics.named.model.geom_pos["target", ["x", "y"]] = extras

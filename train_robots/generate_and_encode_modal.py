@@ -1,0 +1,265 @@
+"""Phases 1-2: see, explore and remember.
+
+Rolls the task's expert with epsilon-greedy random actions (30% by default), encodes every
+observation with the chosen encoder, and writes shards of whole episodes plus meta.json
+to `<data-dir>/<task>/<encoder>/` (schema in train_robots/common/data.py).
+
+    python train_robots/generate_and_encode_modal.py --task reacher-easy --encoder state --preset cpu
+    modal run train_robots/generate_and_encode_modal.py --task reacher-easy --encoder vjepa2 --preset full
+
+Deterministic for a seed. Resumable: a rerun skips finished shards; shards are renamed into
+place only when complete. On Modal, shards fan out over GPU containers with `.map`; the
+data lands on the `train-robots-data` volume.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
+
+import modal  # noqa: E402
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from train_robots.common import cli, cloud  # noqa: E402
+from train_robots.common.data import dataset_dir, ensure_meta, read_meta, save_shard, shard_path  # noqa: E402
+from train_robots.common.encoders import (  # noqa: E402
+    DEFAULT_VJEPA2_ID,
+    Encoder,
+    EncoderInfo,
+    build_encoder,
+    encoder_info,
+)
+from train_robots.common.envs import ControlEnv  # noqa: E402
+from train_robots.common.experts import make_expert  # noqa: E402
+from train_robots.common.presets import Preset, get_preset  # noqa: E402
+from train_robots.common.runtime import (  # noqa: E402
+    DATA_DIR,
+    ConfigError,
+    code_version,
+    episode_seed,
+    resolve_device,
+)
+
+
+@dataclass
+class Config:
+    task: str = "reacher-easy"
+    """Control Suite task: reacher-easy, walker-walk or cheetah-run."""
+    encoder: str = "vjepa2"
+    """vjepa2 (pretrained), vjepa2-random (same model, random weights) or state (oracle)."""
+    encoder_id: str = DEFAULT_VJEPA2_ID
+    """Hub id or local directory of the pretrained V-JEPA 2 (with --encoder vjepa2)."""
+    preset: str = "cpu"
+    """Sizes: smoke (seconds), cpu (minutes on a laptop), full (100k transitions, GPU)."""
+    episodes: int | None = None
+    """Episodes to collect (default: from the preset)."""
+    episode_steps: int | None = None
+    """Agent steps per episode (default: from the preset)."""
+    shard_episodes: int | None = None
+    """Episodes per shard file (default: from the preset)."""
+    epsilon: float = 0.3
+    """Probability of replacing the expert's action by a uniform random one."""
+    thumbnail_size: int = 0
+    """Also store RGB thumbnails of this size in the shards (0: none)."""
+    seed: int = 0
+    """Seeds the episodes' initial states and the exploratory actions."""
+    device: str = "auto"
+    """auto, cpu or cuda (the encoder's device)."""
+    data_dir: Path = DATA_DIR
+    """Root of the datasets; this run writes <data-dir>/<task>/<encoder>/."""
+    gpu: str = cloud.DEFAULT_GPU
+    """Modal GPU type for `modal run` (ignored locally)."""
+
+    def sizes(self) -> Preset:
+        """The preset with this config's explicit sizes applied."""
+        preset = get_preset(self.preset)
+        overrides = {
+            k: getattr(self, k) for k in ("episodes", "episode_steps", "shard_episodes") if getattr(self, k) is not None
+        }
+        return replace(preset, **overrides)
+
+    def validate(self) -> None:
+        sizes = self.sizes()
+        if not 0.0 <= self.epsilon <= 1.0:
+            raise ConfigError(f"--epsilon must lie in [0, 1], got {self.epsilon}")
+        for name in ("episodes", "episode_steps", "shard_episodes"):
+            if getattr(sizes, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(sizes, name)}")
+        if self.thumbnail_size < 0:
+            raise ConfigError(f"--thumbnail-size must be >= 0, got {self.thumbnail_size}")
+
+
+def dataset_meta(cfg: Config, env: ControlEnv, info: EncoderInfo) -> dict:
+    """meta.json of the folder this config writes."""
+    sizes = cfg.sizes()
+    return {
+        "task": cfg.task,
+        "encoder": info.to_dict(),
+        "latent_dim": info.dim,
+        "image_size": info.image_size,
+        "action_dim": env.action_dim,
+        "physics_dim": env.state_dim,
+        "action_repeat": env.spec.action_repeat,
+        "episode_steps": sizes.episode_steps,
+        "shard_episodes": sizes.shard_episodes,
+        "episodes": sizes.episodes,
+        "transitions": sizes.episodes * sizes.episode_steps,
+        "epsilon": cfg.epsilon,
+        "seed": cfg.seed,
+        "preset": cfg.preset,
+        "expert": type(make_expert(cfg.task)).__name__,
+        "code_version": code_version(),
+    }
+
+
+def collect_episode(env: ControlEnv, encoder: Encoder, cfg: Config, seed: int, steps: int) -> dict[str, np.ndarray]:
+    """One epsilon-greedy expert episode, its observations encoded."""
+    expert = make_expert(cfg.task)
+    rng = np.random.default_rng(seed)
+    env.reset(seed)
+    observations, physics, frames = [], [], []
+    actions, expert_actions, is_random, rewards, discounts = [], [], [], [], []
+    for t in range(steps + 1):
+        observations.append(encoder.observe(env))
+        physics.append(env.get_state())
+        if cfg.thumbnail_size:
+            frames.append(env.render(cfg.thumbnail_size))
+        if t == steps:
+            break
+        expert_action = expert.act(env, t)
+        explore = rng.random() < cfg.epsilon
+        action = rng.uniform(env.action_low, env.action_high).astype(np.float32) if explore else expert_action
+        result = env.step(action)
+        actions.append(action)
+        expert_actions.append(expert_action)
+        is_random.append(explore)
+        rewards.append(result.reward)
+        discounts.append(result.discount)
+    episode = {
+        "z": encoder.encode(np.stack(observations)).astype(np.float16),
+        "action": np.stack(actions).astype(np.float32),
+        "reward": np.asarray(rewards, np.float32),
+        "discount": np.asarray(discounts, np.float32),
+        "expert_action": np.stack(expert_actions).astype(np.float32),
+        "is_random": np.asarray(is_random, bool),
+        "physics": np.stack(physics).astype(np.float64),
+    }
+    if cfg.thumbnail_size:
+        episode["frame"] = np.stack(frames)
+    return episode
+
+
+def shard_episode_indices(cfg: Config, shard_index: int) -> range:
+    sizes = cfg.sizes()
+    start = shard_index * sizes.shard_episodes
+    return range(start, min(start + sizes.shard_episodes, sizes.episodes))
+
+
+def generate_shard(
+    cfg: Config, shard_index: int, env: ControlEnv, encoder: Encoder, progress: tqdm | None = None
+) -> dict[str, np.ndarray]:
+    """The arrays of one shard: a pure function of the config and the shard index."""
+    episodes = []
+    for index in shard_episode_indices(cfg, shard_index):
+        seed = episode_seed(cfg.seed, index, "data")
+        episodes.append(collect_episode(env, encoder, cfg, seed, cfg.sizes().episode_steps))
+        if progress is not None:
+            progress.update(1)
+    return {key: np.stack([ep[key] for ep in episodes]) for key in episodes[0]}
+
+
+def shard_is_done(path: Path, expected_episodes: int) -> bool:
+    """A finished shard exists under its final name with the expected episode count."""
+    if not path.exists():
+        return False
+    with np.load(path) as npz:
+        return npz["reward"].shape[0] == expected_episodes
+
+
+def num_shards(cfg: Config) -> int:
+    sizes = cfg.sizes()
+    return -(-sizes.episodes // sizes.shard_episodes)
+
+
+def main(cfg: Config) -> Path:
+    """Generate (or finish) the dataset of `cfg`; returns its folder."""
+    cfg.validate()
+    sizes = cfg.sizes()
+    env = ControlEnv(cfg.task)
+    out = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
+    info = encoder_info(cfg.encoder, env, sizes, cfg.encoder_id)
+    meta = dataset_meta(cfg, env, info)
+    ensure_meta(out, meta)  # refuses to mix tasks, encoders or sizes in one folder
+    todo = [
+        i for i in range(num_shards(cfg)) if not shard_is_done(shard_path(out, i), len(shard_episode_indices(cfg, i)))
+    ]
+    done_episodes = sizes.episodes - sum(len(shard_episode_indices(cfg, i)) for i in todo)
+    print(f"{out}: {len(todo)} of {num_shards(cfg)} shards to write ({cfg.encoder}, {sizes.name} preset)")
+    if todo:
+        encoder = build_encoder(cfg.encoder, env, sizes, resolve_device(cfg.device), cfg.encoder_id)
+        with tqdm(total=sizes.episodes, initial=done_episodes, desc="episodes", unit="ep") as progress:
+            for i in todo:
+                save_shard(shard_path(out, i), generate_shard(cfg, i, env, encoder, progress), read_meta(out))
+    return out
+
+
+# ---------------------------------------------------------------- Modal (cloud GPUs)
+
+app = modal.App("train-robots-generate", image=cloud.image)
+_REMOTE_ENCODERS: dict[tuple, tuple[ControlEnv, Encoder]] = {}
+
+
+@app.function(volumes=cloud.VOLUMES, timeout=600)
+def prepare_remote(cfg_fields: dict) -> list[int]:
+    """Write meta.json on the volume and return the shards still to do."""
+    cfg = _remote_config(cfg_fields)
+    cfg.validate()
+    env = ControlEnv(cfg.task)
+    out = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
+    ensure_meta(out, dataset_meta(cfg, env, encoder_info(cfg.encoder, env, cfg.sizes(), cfg.encoder_id)))
+    cloud.data_volume.commit()
+    return [
+        i for i in range(num_shards(cfg)) if not shard_is_done(shard_path(out, i), len(shard_episode_indices(cfg, i)))
+    ]
+
+
+@app.function(gpu=cloud.DEFAULT_GPU, volumes=cloud.VOLUMES, timeout=3 * 3600)
+def generate_shard_remote(cfg_fields: dict, shard_index: int) -> str:
+    """Generate one shard on a GPU container and commit it to the data volume."""
+    cfg = _remote_config(cfg_fields)
+    key = (cfg.task, cfg.encoder, cfg.encoder_id, cfg.preset)
+    if key not in _REMOTE_ENCODERS:  # one encoder per container, reused across its shards
+        env = ControlEnv(cfg.task)
+        _REMOTE_ENCODERS[key] = (
+            env,
+            build_encoder(cfg.encoder, env, cfg.sizes(), resolve_device("cuda"), cfg.encoder_id),
+        )
+    env, encoder = _REMOTE_ENCODERS[key]
+    out = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
+    path = shard_path(out, shard_index)
+    save_shard(path, generate_shard(cfg, shard_index, env, encoder), read_meta(out))
+    cloud.data_volume.commit()
+    return str(path)
+
+
+def _remote_config(fields: dict) -> Config:
+    return replace(Config(**fields), data_dir=Path(cloud.REMOTE_DATA_DIR), device="cuda")
+
+
+@app.local_entrypoint()
+def modal_main(*arglist: str) -> None:
+    cfg = cli.parse(Config, arglist)
+    fields = {k: v for k, v in asdict(cfg).items() if k != "data_dir"}
+    todo = prepare_remote.remote(fields)
+    print(f"{len(todo)} of {num_shards(cfg)} shards to write on Modal ({cfg.gpu})")
+    worker = generate_shard_remote.with_options(gpu=cfg.gpu)
+    for path in tqdm(worker.map([fields] * len(todo), todo), total=len(todo), desc="shards"):
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    cli.run(main, Config)
