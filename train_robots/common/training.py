@@ -1,0 +1,60 @@
+"""Training helpers every learner shares: episode splits, NaN guards, curve plots."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from train_robots.common.runtime import UserError, atomic_write_bytes
+
+
+class TrainingError(UserError, RuntimeError):
+    """Training cannot go on (too little data, a NaN loss); the message says why."""
+
+
+def split_episodes(num_episodes: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffle episode indices and split them into (train, validation), never empty."""
+    if num_episodes < 2:
+        raise TrainingError(
+            f"the dataset has {num_episodes} episode(s); validation is split by episode, so at least "
+            "2 are needed (generate more with --episodes)"
+        )
+    order = np.random.default_rng(seed).permutation(num_episodes)
+    n_val = min(max(1, round(val_fraction * num_episodes)), num_episodes - 1)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def check_finite(loss: float, step: int, batch: int | str, last_good: Path | None = None) -> None:
+    """Stop the run on a NaN/inf loss, naming the step and batch and the checkpoint kept."""
+    if math.isfinite(loss):
+        return
+    kept = f"; the last good checkpoint is kept at {last_good}" if last_good is not None else ""
+    raise TrainingError(f"loss became {loss} at step {step} (batch {batch}){kept}")
+
+
+def save_curves(
+    path: Path, curves: dict[str, list[float]], xlabel: str, ylabel: str, title: str, logy: bool = False
+) -> None:
+    """A line plot of named curves, written atomically as PNG."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, values in curves.items():
+        ax.plot(np.arange(1, len(values) + 1), values, label=name)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(Path(path), buffer.getvalue())
