@@ -7,6 +7,7 @@ import pytest
 
 SCRIPTS = {
     "generate_and_encode_modal": ["prepare_remote", "generate_shard_remote"],
+    "bench": ["bench_remote"],
 }
 
 

@@ -1,0 +1,228 @@
+"""Speed: rates and latencies of every part, measured on this machine in one run.
+
+    python train_robots/bench.py                     # everything, writes bench.json
+    python train_robots/bench.py --sections envs encoders
+    modal run train_robots/bench.py                  # the same on a Modal GPU
+
+Each section is a function `bench_<topic>(device) -> dict` of flat figures, listed in
+SECTIONS. Targets are stated beside the figures (as ratios or rates), never asserted in
+tests: a timing depends on the machine.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
+
+import modal  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from train_robots.common import cli, cloud  # noqa: E402
+from train_robots.common.encoders import VJEPA2Encoder, build_encoder  # noqa: E402
+from train_robots.common.envs import ControlEnv  # noqa: E402
+from train_robots.common.presets import get_preset  # noqa: E402
+from train_robots.common.runtime import REPO_ROOT, ConfigError, resolve_device, write_json  # noqa: E402
+
+# bf16 dense tensor-core peak (TFLOP/s) by GPU name, from the vendors' data sheets.
+GPU_PEAK_BF16_TFLOPS = {
+    "H200": 989.0,
+    "H100": 989.0,
+    "A100": 312.0,
+    "A10": 125.0,
+    "L40S": 362.0,
+    "L4": 121.0,
+    "T4": 65.0,
+}
+
+QUICK = {"value": False}
+"""Set by --quick: fewer repetitions (the tests use it)."""
+
+
+def _repeats(full: int, quick: int) -> int:
+    return quick if QUICK["value"] else full
+
+
+def _rate(fn: Callable[[], None], count: int) -> float:
+    """Calls of `fn` per second (after one warm-up call)."""
+    fn()
+    start = time.perf_counter()
+    for _ in range(count):
+        fn()
+    return count / (time.perf_counter() - start)
+
+
+def bench_envs(device: torch.device) -> dict:
+    """Physics steps/s alone and with rendering (what data collection and evaluation pay)."""
+    env = ControlEnv("reacher-easy")
+    env.reset(0)
+    action = np.zeros(env.action_dim, np.float32)
+    n = _repeats(2000, 50)
+    figures = {"reacher_agent_steps_per_s": _rate(lambda: env.step(action), n)}
+    figures["reacher_control_steps_per_s"] = figures["reacher_agent_steps_per_s"] * env.spec.action_repeat
+    for size in (128, 256):
+        figures[f"reacher_steps_per_s_render_{size}px"] = _rate(
+            lambda size=size: (env.step(action), env.render(size)), _repeats(50, 3)
+        )
+    return figures
+
+
+def _vitl_flops_per_frame(encoder: VJEPA2Encoder) -> float:
+    """Forward FLOPs for one frame (one tubelet): 24 N d^2 (projections, MLP) + 4 N^2 d (attention) per layer."""
+    cfg = encoder.model.config
+    tokens = (encoder.info.image_size // cfg.patch_size) ** 2
+    d, layers = cfg.hidden_size, cfg.num_hidden_layers
+    return layers * (24 * tokens * d * d + 4 * tokens * tokens * d)
+
+
+def _encoder_rate(name: str, preset_name: str, device: torch.device, frames: int, **preset_changes) -> dict:
+    env = ControlEnv("reacher-easy")
+    preset = get_preset(preset_name)
+    if preset_changes:
+        preset = replace(preset, **preset_changes)
+    encoder = build_encoder(name, env, preset, device)
+    env.reset(0)
+    batch = np.stack([encoder.observe(env)] * frames)
+    encoder.encode(batch[: min(frames, 2)])  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    encoder.encode(batch)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    fps = frames / (time.perf_counter() - start)
+    figures = {"frames_per_s": fps, "image_size": encoder.info.image_size or 0, "dim": encoder.info.dim}
+    if isinstance(encoder, VJEPA2Encoder):
+        figures["layers"] = encoder.model.config.num_hidden_layers
+        figures["gflops_per_frame"] = _vitl_flops_per_frame(encoder) / 1e9
+        figures["tflops_achieved"] = fps * figures["gflops_per_frame"] / 1e3
+        if device.type == "cuda":
+            name = torch.cuda.get_device_name(device)
+            peak = next((v for k, v in GPU_PEAK_BF16_TFLOPS.items() if k in name), None)
+            figures["gpu"] = name
+            if peak:
+                figures["fraction_of_bf16_peak"] = figures["tflops_achieved"] / peak
+    return figures
+
+
+def bench_encoders(device: torch.device) -> dict:
+    """Encoder frames/s (render excluded) for each encoder and image size on this device."""
+    vitl = {"random_encoder": {}}  # the full ViT-L: the pretrained model's compute
+    cases = {
+        "state": ("state", "cpu", 1000, {}),
+        "vjepa2-random_smoke_32px": ("vjepa2-random", "smoke", 64, {}),
+        "vjepa2-random_cpu_128px": ("vjepa2-random", "cpu", _repeats(64, 4), {}),
+        "vitl_128px": ("vjepa2-random", "cpu", _repeats(16, 2), vitl),
+        "vitl_256px": ("vjepa2-random", "full", _repeats(8, 2) if device.type == "cpu" else 256, vitl),
+    }
+    figures = {}
+    for label, (name, preset, frames, changes) in cases.items():
+        for key, value in _encoder_rate(name, preset, device, frames, **changes).items():
+            figures[f"{label}_{key}"] = value
+    return figures
+
+
+def bench_sac_policy(device: torch.device) -> dict:
+    """Dream-SAC actor: ms per action at batch 1 (goal <= 1 ms on CPU), encoder excluded.
+
+    The default actor on a V-JEPA 2 latent (D = 1024, A = 6: the widest action of the
+    tasks), timed through SACController.act, the path closed-loop evaluation runs.
+    """
+    from train_robots.common.sac import SACAgent, SACConfig, SACController
+
+    dim, action_dim = 1024, 6
+    figures = {"latent_dim": dim, "action_dim": action_dim, "hidden": SACConfig(dim, action_dim).hidden}
+    z = np.random.default_rng(0).standard_normal(dim).astype(np.float32)
+    devices = [torch.device("cpu")] + ([device] if device.type == "cuda" else [])
+    for where in devices:
+        agent = SACAgent(
+            SACConfig(dim, action_dim),
+            np.zeros(dim),
+            np.ones(dim),
+            -np.ones(action_dim, np.float32),
+            np.ones(action_dim, np.float32),
+        )
+        controller = SACController(agent, where)
+        for _ in range(10):  # warm-up (allocator, kernels)
+            controller.act(z)
+        rate = _rate(lambda controller=controller: controller.act(z), _repeats(2000, 20))
+        figures[f"{where.type}_ms_per_action"] = 1000.0 / rate
+    return figures
+
+
+SECTIONS: dict[str, Callable[[torch.device], dict]] = {
+    "envs": bench_envs,
+    "encoders": bench_encoders,
+    "sac_policy": bench_sac_policy,
+}
+
+
+@dataclass
+class Config:
+    sections: tuple[str, ...] = field(default_factory=tuple)
+    """Sections to run (default: all): envs, encoders, ..."""
+    device: str = "auto"
+    """auto, cpu or cuda."""
+    quick: bool = False
+    """Fewer repetitions: a smoke check of the benchmark itself, not a measurement."""
+    out: Path = REPO_ROOT / "bench.json"
+    """Where the figures are written."""
+    gpu: str = cloud.DEFAULT_GPU
+    """Modal GPU type for `modal run` (ignored locally)."""
+
+
+def main(cfg: Config) -> dict:
+    device = resolve_device(cfg.device)
+    unknown = [s for s in cfg.sections if s not in SECTIONS]
+    if unknown:
+        raise ConfigError(f"--sections {unknown} unknown; choose from {list(SECTIONS)}")
+    QUICK["value"] = cfg.quick
+    torch.manual_seed(0)
+    results = {
+        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "cpu_threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "torch": torch.__version__,
+        "quick": cfg.quick,
+    }
+    for name in cfg.sections or SECTIONS:
+        print(f"-- {name}", flush=True)
+        results[name] = SECTIONS[name](device)
+        for key, value in results[name].items():
+            shown = f"{value:12.3f}" if isinstance(value, float) else f"{value!s:>12}"
+            print(f"   {key:48s} {shown}")
+    write_json(cfg.out, results)
+    print(f"wrote {cfg.out}")
+    return results
+
+
+# ---------------------------------------------------------------- Modal (cloud GPUs)
+
+app = modal.App("train-robots-bench", image=cloud.image)
+
+
+@app.function(gpu=cloud.DEFAULT_GPU, volumes=cloud.VOLUMES, timeout=3600)
+def bench_remote(args: list[str]) -> dict:
+    cfg = cli.parse(Config, args)
+    cfg.out = Path(cloud.REMOTE_ROOT) / "bench.json"
+    results = main(cfg)
+    cloud.data_volume.commit()
+    return results
+
+
+@app.local_entrypoint()
+def modal_main(*arglist: str) -> None:
+    cfg = cli.parse(Config, arglist)
+    results = bench_remote.with_options(gpu=cfg.gpu).remote(list(arglist))
+    write_json(cfg.out, results)
+    print(f"wrote {cfg.out}")
+
+
+if __name__ == "__main__":
+    cli.run(main, Config)
