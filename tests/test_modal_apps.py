@@ -7,7 +7,9 @@ import pytest
 
 SCRIPTS = {
     "generate_and_encode_modal": ["prepare_remote", "generate_shard_remote"],
+    "train_bc": ["train_bc_remote"],
     "bench": ["bench_remote"],
+    "train_dynamics": ["train_remote"],
 }
 
 

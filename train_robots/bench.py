@@ -14,9 +14,9 @@ from __future__ import annotations
 import platform
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
 
@@ -156,10 +156,106 @@ def bench_sac_policy(device: torch.device) -> dict:
     return figures
 
 
+def bench_dynamics_training(device: torch.device) -> dict:
+    """World-model training throughput (transitions predicted per second, forward + backward +
+    AdamW step) for each kind at D = 1024 (V-JEPA 2) and D = 6 (reacher state), cpu-preset sizes
+    and train_dynamics.py's default multi-step objective."""
+    from train_robots import train_dynamics
+    from train_robots.common.world_model import WorldModel
+
+    base = train_dynamics.Config(preset="cpu").resolved()
+    kinds = {
+        "mlp": dict(model="mlp"),
+        "ensemble5": dict(model="mlp", ensemble=5),
+        "transformer": dict(model="transformer"),
+    }
+    figures = {"batch": base.batch, "rollout_steps": base.rollout_steps, "width": base.width}
+    for dim in (1024, 6):
+        for label, change in kinds.items():
+            cfg = replace(base, **change)
+            model = WorldModel(cfg.world_model_config(dim, 2)).to(device)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            length = train_dynamics.sequence_length(cfg)
+            zn = torch.randn(cfg.batch, length + 1, dim, device=device)
+            an, reward = torch.randn(cfg.batch, length, 2, device=device), torch.rand(cfg.batch, length, device=device)
+
+            def step(model=model, optimizer=optimizer, zn=zn, an=an, reward=reward, cfg=cfg) -> None:
+                loss = train_dynamics.sequence_loss(
+                    model, zn, an, reward, torch.ones_like(reward), cfg.rollout_steps > 1
+                )
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+
+            rate = _rate(step, _repeats(20, 2))
+            figures[f"D{dim}_{label}_samples_per_s"] = rate * cfg.batch * length
+    return figures
+
+
+def bench_policy_latency(device: torch.device) -> dict:
+    """BC policy MLP: ms per action at batch 1 (goal <= 1 ms on CPU), encoder excluded.
+
+    The cpu-preset policy on a V-JEPA 2 latent (D = 1024, A = 6: the widest action of the
+    tasks), timed through PolicyController.act, the path closed-loop evaluation runs.
+    """
+    from train_robots.common.policy import PolicyController, PolicyMLP
+
+    preset = get_preset("cpu")
+    dim, action_dim = 1024, 6
+    figures = {"latent_dim": dim, "action_dim": action_dim, "hidden": preset.bc_hidden, "layers": preset.bc_layers}
+    z = np.random.default_rng(0).standard_normal(dim).astype(np.float32)
+    bounds = np.ones(action_dim, np.float32)
+    devices = [torch.device("cpu")] + ([device] if device.type == "cuda" else [])
+    for where in devices:
+        policy = PolicyMLP(dim, action_dim, preset.bc_hidden, preset.bc_layers, -bounds, bounds).to(where)
+        controller = PolicyController(policy)
+        for _ in range(10):  # warm-up (allocator, kernels)
+            controller.act(z)
+        rate = _rate(lambda controller=controller: controller.act(z), _repeats(2000, 20))
+        figures[f"{where.type}_ms_per_action"] = 1000.0 / rate
+    return figures
+
+
+def bench_planners(device: torch.device) -> dict:
+    """Planner latency: ms per action (one plan per action) for each planner at the default
+    sizes (1000 samples, horizon 10, 5 iterations) with a freshly initialised default-size
+    WorldModel, at D = 1024 (V-JEPA 2) and D = 6 (reacher state). Goals: <= 150 ms on 2 CPU
+    cores and <= 5 ms on a GPU at D = 1024. Also the plain (unfolded) fp32 CEM, the naive baseline."""
+    from train_robots.common.planners import Planner, PlannerConfig, imagination
+    from train_robots.common.world_model import WorldModel, WorldModelConfig
+
+    figures: dict = {"samples": 1000, "horizon": 10, "iterations": 5}
+    rng = np.random.default_rng(0)
+    for dim in (1024, 6):
+        torch.manual_seed(0)
+        model = WorldModel(WorldModelConfig(latent_dim=dim, action_dim=2)).to(device).eval()
+        with torch.no_grad():  # a fresh output layer is zero; give the dynamics something to do
+            for member in model.members:
+                torch.nn.init.normal_(member.out.weight, std=0.02)
+        z, goal = rng.standard_normal((2, dim)).astype(np.float32)
+        cases = {name: (PlannerConfig(planner=name), True) for name in ("random", "cem", "mppi")}
+        cases["cem_fp32"] = (PlannerConfig(planner="cem", precision="fp32"), True)
+        if dim == 1024:
+            cases["cem_plain_fp32"] = (PlannerConfig(planner="cem", precision="fp32"), False)
+        for label, (cfg, fast) in cases.items():
+            planner = Planner(model, cfg, -np.ones(2, np.float32), np.ones(2, np.float32), device=device)
+            planner.imagine = imagination(model, cfg, planner.precision, fast=fast)
+            if label == "cem":
+                figures["precision"] = planner.precision
+            rate = _rate(lambda p=planner, z=z, goal=goal: p.plan(z, goal), _repeats(10 if fast else 3, 1))
+            figures[f"D{dim}_{label}_ms_per_action"] = 1000.0 / rate
+    return figures
+
+
 SECTIONS: dict[str, Callable[[torch.device], dict]] = {
     "envs": bench_envs,
     "encoders": bench_encoders,
+    "policy_latency": bench_policy_latency,
     "sac_policy": bench_sac_policy,
+    "dynamics_training": bench_dynamics_training,
+    "planners": bench_planners,
 }
 
 

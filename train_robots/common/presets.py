@@ -30,6 +30,36 @@ class Preset:
     """Agent steps per evaluation episode."""
     random_encoder: dict = field(default_factory=dict)
     """VJEPA2Config overrides for `vjepa2-random` (the pretrained model fixes its own)."""
+    bc_hidden: int = 256
+    """Behaviour cloning: width of the policy MLP's hidden layers."""
+    bc_layers: int = 2
+    """Behaviour cloning: hidden layers of the policy MLP."""
+    bc_epochs: int = 100
+    """Behaviour cloning: most passes over the training episodes (early stopping may end sooner)."""
+    bc_batch: int = 256
+    """Behaviour cloning: transitions per gradient step."""
+    bc_lr: float = 1e-3
+    """Behaviour cloning: Adam learning rate."""
+    dynamics_width: int = 256
+    """World model: hidden width (MLP) or model width (Transformer); moderate, so CEM stays cheap."""
+    dynamics_depth: int = 2
+    """World model: hidden layers (MLP) or Transformer blocks."""
+    dynamics_steps: int = 3000
+    """World model: gradient steps."""
+    dynamics_batch: int = 256
+    """World model: sub-trajectories per gradient step."""
+    dynamics_lr: float = 1e-3
+    """World model: AdamW learning rate (cosine-decayed)."""
+    dynamics_window: int = 8
+    """World model: past (latent, action) pairs the Transformer attends to."""
+    dynamics_horizon: int = 50
+    """World model: longest open-loop horizon evaluated (clipped to the episode length)."""
+    sac_updates: int = 30000
+    """Dream-SAC: gradient steps on imagined transitions."""
+    sac_eval_every: int = 5000
+    """Dream-SAC: updates between closed-loop evaluations in the real env."""
+    sac_eval_episodes: int = 5
+    """Dream-SAC: episodes of each periodic evaluation (the final one uses eval_episodes)."""
 
 
 PRESETS: dict[str, Preset] = {
@@ -50,6 +80,21 @@ PRESETS: dict[str, Preset] = {
             pred_num_hidden_layers=1,
             pred_num_attention_heads=2,
         ),
+        bc_hidden=32,
+        bc_layers=2,
+        bc_epochs=30,
+        bc_batch=32,
+        bc_lr=3e-3,
+        dynamics_width=32,
+        dynamics_depth=2,
+        dynamics_steps=200,
+        dynamics_batch=32,
+        dynamics_lr=3e-3,
+        dynamics_window=4,
+        dynamics_horizon=50,
+        sac_updates=20,
+        sac_eval_every=10,
+        sac_eval_episodes=1,
     ),
     "cpu": Preset(
         name="cpu",
@@ -63,6 +108,21 @@ PRESETS: dict[str, Preset] = {
         # ViT-L width (D = 1024, as the pretrained latent) but 2 of its 24 blocks: a random
         # encoder is a floor for the pixel pipeline, and depth only costs time here.
         random_encoder=dict(num_hidden_layers=2, pred_num_hidden_layers=1),
+        bc_hidden=256,
+        bc_layers=2,
+        bc_epochs=200,
+        bc_batch=256,
+        bc_lr=1e-3,
+        dynamics_width=256,
+        dynamics_depth=2,
+        dynamics_steps=3000,
+        dynamics_batch=256,
+        dynamics_lr=1e-3,
+        dynamics_window=4,
+        dynamics_horizon=50,
+        sac_updates=30000,
+        sac_eval_every=5000,
+        sac_eval_episodes=5,
     ),
     "full": Preset(
         name="full",
@@ -74,6 +134,21 @@ PRESETS: dict[str, Preset] = {
         eval_episodes=50,
         eval_episode_steps=500,
         random_encoder=dict(),  # the full ViT-L
+        bc_hidden=512,
+        bc_layers=2,
+        bc_epochs=100,
+        bc_batch=256,
+        bc_lr=1e-3,
+        dynamics_width=512,
+        dynamics_depth=3,
+        dynamics_steps=20000,
+        dynamics_batch=256,
+        dynamics_lr=1e-3,
+        dynamics_window=8,
+        dynamics_horizon=50,
+        sac_updates=100000,
+        sac_eval_every=10000,
+        sac_eval_episodes=10,
     ),
 }
 

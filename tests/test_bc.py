@@ -1,0 +1,136 @@
+"""Phase 1 (behaviour cloning) on the smoke preset: outputs, reload, baseline, bad input."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from conftest import smoke_generate_config
+
+from train_robots import generate_and_encode_modal as generate
+from train_robots import train_bc
+from train_robots.common.checkpoint import CheckpointError
+from train_robots.common.data import DataError, load_dataset, load_shard, read_meta, save_shard, shard_path
+from train_robots.common.policy import load_policy
+from train_robots.common.runtime import ConfigError, episode_seed
+from train_robots.common.training import TrainingError
+
+EVAL_KEYS = {
+    "episodes",
+    "success_rate",
+    "mean_return",
+    "std_return",
+    "ms_per_action",
+    "ms_per_step",
+    "seeds",
+    "encoder",
+}
+FIT_KEYS = {"train_loss", "val_loss", "val_loss_mean_action", "epochs", "encoder_id", "encoder_dim", "task", "preset"}
+OUTPUTS = ("bc.pt", "bc.json", "bc_loss.png", "bc_returns.png", "bc_episode0.gif")
+
+
+def bc_config(data_dir, ckpt_dir, encoder="state", **overrides) -> train_bc.Config:
+    return train_bc.Config(
+        task="reacher-easy",
+        encoder=encoder,
+        preset="smoke",
+        data_dir=data_dir,
+        ckpt_dir=ckpt_dir,
+        device="cpu",
+        **overrides,
+    )
+
+
+@pytest.fixture(scope="module")
+def bc_data(tmp_path_factory):
+    """Smoke-sized, but with enough steps per episode that there is something to learn."""
+    root = tmp_path_factory.mktemp("bc_data")
+    generate.main(smoke_generate_config(root, episodes=6, episode_steps=40, shard_episodes=3))
+    return root
+
+
+@pytest.fixture(scope="module")
+def bc_run(bc_data, tmp_path_factory):
+    ckpt = tmp_path_factory.mktemp("bc_ckpt")
+    metrics = train_bc.main(bc_config(bc_data, ckpt))
+    return ckpt / "reacher-easy" / "state", metrics
+
+
+def test_writes_checkpoint_and_flat_metrics(bc_run, bc_data):
+    out, metrics = bc_run
+    for name in OUTPUTS:
+        assert (out / name).stat().st_size > 0, name
+    saved = json.loads((out / "bc.json").read_text())
+    assert EVAL_KEYS | FIT_KEYS <= set(saved) and saved == metrics
+    assert all(not isinstance(v, dict) for v in saved.values())  # flat
+    assert saved["encoder"] == "state" and saved["encoder_dim"] == 6 and saved["episodes"] == 2
+    data_seeds = {episode_seed(0, i, "data") for i in range(read_meta(bc_data / "reacher-easy" / "state")["episodes"])}
+    assert not data_seeds & set(saved["seeds"])
+
+
+def test_reloaded_policy_reproduces_the_validation_loss(bc_run, bc_data):
+    out, metrics = bc_run
+    policy = load_policy(out / "bc.pt", encoder={"name": "state", "dim": 6}, task="reacher-easy")
+    data = load_dataset(bc_data / "reacher-easy" / "state")
+    val = np.asarray(metrics["val_episodes"])
+    z = torch.as_tensor(data.z[val, :-1].reshape(-1, 6))
+    target = torch.as_tensor(data.expert_action[val].reshape(-1, 2))
+    with torch.no_grad():
+        actions = policy(z)
+    assert torch.nn.functional.mse_loss(actions, target).item() == pytest.approx(metrics["val_loss"], rel=1e-5)
+    assert torch.all(actions <= 1) and torch.all(actions >= -1)
+    # and an independent baseline: always predicting the training episodes' mean expert action
+    train = np.asarray(metrics["train_episodes"])
+    mean_action = data.expert_action[train].reshape(-1, 2).mean(0)
+    baseline = float(np.mean((data.expert_action[val].reshape(-1, 2) - mean_action) ** 2))
+    assert baseline == pytest.approx(metrics["val_loss_mean_action"], rel=1e-4)
+    assert metrics["val_loss"] < 0.8 * baseline
+
+
+def test_checkpoint_for_another_encoder_is_refused(bc_run):
+    out, _ = bc_run
+    with pytest.raises(CheckpointError, match="encoder name is 'state'.*'vjepa2-random'"):
+        load_policy(out / "bc.pt", encoder={"name": "vjepa2-random", "dim": 64})
+
+
+def test_rerun_reuses_finished_outputs(bc_run, bc_data, capsys):
+    out, metrics = bc_run
+    before = (out / "bc.pt").stat().st_mtime_ns
+    again = train_bc.main(bc_config(bc_data, out.parents[1]))
+    assert again == metrics and (out / "bc.pt").stat().st_mtime_ns == before
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_single_episode_dataset_says_why_it_cannot_split(tmp_path):
+    generate.main(smoke_generate_config(tmp_path / "data", episodes=1))
+    with pytest.raises(TrainingError, match="1 episode.*at least 2"):
+        train_bc.main(bc_config(tmp_path / "data", tmp_path / "ckpt"))
+
+
+def test_nan_loss_names_step_and_batch_and_keeps_the_good_checkpoint(bc_run, bc_data, tmp_path):
+    out, _ = bc_run
+    data_dir, ckpt_dir = tmp_path / "data", tmp_path / "ckpt"
+    shutil.copytree(bc_data, data_dir)
+    shutil.copytree(out.parents[1], ckpt_dir)  # a good bc.pt from an earlier run
+    folder = data_dir / "reacher-easy" / "state"
+    meta = read_meta(folder)
+    arrays = load_shard(shard_path(folder, 0), meta)
+    arrays["z"][1, 7, 2] = np.nan  # episode 1 (a training episode at seed 0), step 7
+    save_shard(shard_path(folder, 0), arrays, meta)
+    good = (ckpt_dir / "reacher-easy" / "state" / "bc.pt").read_bytes()
+    with pytest.raises(TrainingError, match=r"nan at step \d+ \(batch \d+ of epoch 1; .*episode 1 step 7"):
+        train_bc.main(bc_config(data_dir, ckpt_dir, force=True))
+    assert (ckpt_dir / "reacher-easy" / "state" / "bc.pt").read_bytes() == good
+
+
+def test_dataset_of_another_encoder_is_refused(bc_data, tmp_path):
+    # a state dataset put where the vjepa2-random one belongs
+    shutil.copytree(bc_data / "reacher-easy" / "state", tmp_path / "reacher-easy" / "vjepa2-random")
+    with pytest.raises(DataError, match="encoder name is 'state', but 'vjepa2-random' was asked for"):
+        train_bc.main(bc_config(tmp_path, tmp_path / "ckpt", encoder="vjepa2-random"))
+
+
+def test_bad_flag_is_named():
+    with pytest.raises(ConfigError, match="--val-fraction"):
+        train_bc.main(train_bc.Config(val_fraction=1.5))

@@ -1,0 +1,127 @@
+"""train_dynamics.py on the smoke preset: outputs, quality against copying, bad input."""
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import smoke_generate_config
+from train_robots import generate_and_encode_modal as generate
+from train_robots import train_dynamics
+from train_robots.common.checkpoint import CheckpointError
+from train_robots.common.training import TrainingError
+from train_robots.common.world_model import load_world_model
+
+ENCODER = {"name": "state", "dim": 6}
+
+
+def smoke_config(data_dir, ckpt_dir, **overrides) -> train_dynamics.Config:
+    fields = dict(task="reacher-easy", encoder="state", preset="smoke", device="cpu", data_dir=data_dir)
+    return train_dynamics.Config(ckpt_dir=ckpt_dir, **{**fields, **overrides})
+
+
+@pytest.fixture(scope="module")
+def trained(state_dataset, tmp_path_factory):
+    """A one-step MLP trained once on the smoke state data: (config, metrics, output folder)."""
+    cfg = smoke_config(state_dataset.parents[1], tmp_path_factory.mktemp("ckpt"), rollout_steps=1)
+    metrics = train_dynamics.main(cfg)
+    return cfg, metrics, cfg.ckpt_dir / "reacher-easy" / "state"
+
+
+def test_writes_checkpoint_metrics_and_plots(trained):
+    _, metrics, out = trained
+    saved = json.loads((out / "dynamics.json").read_text())
+    for key in ("model", "val_loss_1step", "rollout_error", "copy_baseline_error", "reward_mae"):
+        assert key in saved, key
+    assert saved["model"] == "mlp" and saved["encoder"] == "state"
+    # Smoke episodes have 25 steps, so the horizons stop there.
+    assert set(saved["rollout_error"]) == set(saved["copy_baseline_error"]) == {"1", "5", "10", "25"}
+    assert (out / "dynamics_horizon.png").stat().st_size > 0
+    assert not (out / "dynamics.partial.pt").exists()
+    model = load_world_model(out / "dynamics.pt", encoder=ENCODER, task="reacher-easy")
+    assert model.cfg.latent_dim == 6 and model.cfg.kind == "mlp"
+
+
+def test_trained_model_beats_copying_at_one_step(trained):
+    _, metrics, _ = trained
+    assert metrics["rollout_error"]["1"] < 0.8 * metrics["copy_baseline_error"]["1"]
+
+
+def test_rerun_reuses_the_finished_model(trained, capsys):
+    cfg, metrics, _ = trained
+    again = train_dynamics.main(cfg)
+    assert "already trained" in capsys.readouterr().out
+    assert again["rollout_error"] == metrics["rollout_error"]
+
+
+def test_nan_loss_stops_and_keeps_the_old_checkpoint(trained, tmp_path):
+    cfg, _, out = trained
+    ckpt_dir = tmp_path / "ckpt"
+    shutil.copytree(out, ckpt_dir / "reacher-easy" / "state")
+    old = (ckpt_dir / "reacher-easy" / "state" / "dynamics.pt").read_bytes()
+    exploding = smoke_config(cfg.data_dir, ckpt_dir, rollout_steps=1, lr=1e30)
+    with pytest.raises(TrainingError, match=r"at step \d+ \(batch \d+ of epoch \d+.*last good checkpoint"):
+        train_dynamics.main(exploding)
+    assert (ckpt_dir / "reacher-easy" / "state" / "dynamics.pt").read_bytes() == old
+
+
+@pytest.mark.parametrize("model", ["transformer", "mlp"])
+def test_multi_step_and_transformer_train(state_dataset, tmp_path, model):
+    cfg = smoke_config(state_dataset.parents[1], tmp_path, model=model, ensemble=2, rollout_steps=3, steps=20)
+    metrics = train_dynamics.main(cfg)
+    assert metrics["model"] == model and metrics["ensemble"] == 2 and metrics["rollout_steps"] == 3
+    assert metrics["uncertainty"]["1"] > 0  # members disagree
+    loaded = load_world_model(tmp_path / "reacher-easy" / "state" / "dynamics.pt", encoder=ENCODER)
+    assert loaded.cfg.kind == model and len(loaded.members) == 2
+
+
+def test_compare_mode_writes_every_kind(state_dataset, tmp_path):
+    results = train_dynamics.main(smoke_config(state_dataset.parents[1], tmp_path, compare=True, steps=10))
+    out = tmp_path / "reacher-easy" / "state"
+    saved = json.loads((out / "dynamics_compare.json").read_text())
+    assert list(results) == ["mlp-1step", "mlp-5step", "ensemble5-mlp-5step", "transformer-5step"]
+    assert set(saved) == set(results)
+    assert (out / "dynamics_compare.png").stat().st_size > 0
+
+
+def test_single_episode_dataset_is_refused(tmp_path):
+    data = generate.main(smoke_generate_config(tmp_path / "data", episodes=1, shard_episodes=1))
+    with pytest.raises(TrainingError, match="1 episode.*at least 2"):
+        train_dynamics.main(smoke_config(data.parents[1], tmp_path / "ckpt"))
+
+
+def test_checkpoint_of_another_encoder_is_refused(trained):
+    _, _, out = trained
+    with pytest.raises(CheckpointError, match="encoder dim is 6, but the data/command line has 1024"):
+        load_world_model(out / "dynamics.pt", encoder={"name": "state", "dim": 1024})
+
+
+def test_bad_flags_are_named(state_dataset, tmp_path):
+    with pytest.raises(ValueError, match="--model"):
+        train_dynamics.main(smoke_config(state_dataset.parents[1], tmp_path, model="rnn"))
+    with pytest.raises(ValueError, match="--rollout-steps"):
+        train_dynamics.main(smoke_config(state_dataset.parents[1], tmp_path, rollout_steps=0))
+    with pytest.raises(ValueError, match="episodes have 25"):
+        train_dynamics.main(smoke_config(state_dataset.parents[1], tmp_path, rollout_steps=30))
+
+
+def test_interrupted_run_resumes_from_its_progress_checkpoint(state_dataset, tmp_path, monkeypatch, capsys):
+    cfg = smoke_config(state_dataset.parents[1], tmp_path, rollout_steps=2, steps=20)
+    monkeypatch.setattr(train_dynamics, "SAVE_EVERY", 5)
+    real_loss, calls = train_dynamics.sequence_loss, []
+
+    def interrupted(*args, **kwargs):  # the run is killed during its 13th step
+        calls.append(1)
+        if len(calls) == 13:
+            raise KeyboardInterrupt
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(train_dynamics, "sequence_loss", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_dynamics.main(cfg)
+    out = tmp_path / "reacher-easy" / "state"
+    assert (out / "dynamics.partial.pt").exists() and not (out / "dynamics.pt").exists()
+    monkeypatch.setattr(train_dynamics, "sequence_loss", real_loss)
+    train_dynamics.main(cfg)
+    assert "resuming at step 10 of 20" in capsys.readouterr().out
+    assert (out / "dynamics.pt").exists() and not (out / "dynamics.partial.pt").exists()

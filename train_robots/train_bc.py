@@ -1,0 +1,423 @@
+"""Phase 1: behaviour cloning, an MLP policy z -> action trained on the expert's actions.
+
+Trains on every step of the shards with the expert's action as the target (`expert_action`,
+so the 30% random exploratory steps still teach what to do from an off-course state),
+validates on held-out episodes with early stopping, then runs the policy closed-loop in the
+real environment with the encoder in the loop, on evaluation seeds disjoint from the data's.
+
+    python train_robots/train_bc.py --task reacher-easy --encoder state --preset cpu
+    python train_robots/train_bc.py --encoder vjepa2-random --preset cpu --eval-episodes 10
+    modal run train_robots/train_bc.py --encoder vjepa2 --preset full
+
+Writes to `<ckpt-dir>/<task>/<encoder>/`: bc.pt (the policy), bc.json (flat metrics),
+bc_loss.png, bc_returns.png and bc_episode0.gif. Rerunning the same command reuses a
+finished bc.pt / bc.json made with the same settings and data (`--force` redoes them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
+
+import modal  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from train_robots.common import cli, cloud  # noqa: E402
+from train_robots.common.checkpoint import CheckpointError, checkpoint_dir, load_checkpoint  # noqa: E402
+from train_robots.common.data import META_NAME, DataError, Dataset, dataset_dir, load_dataset  # noqa: E402
+from train_robots.common.encoders import DEFAULT_VJEPA2_ID, EncoderInfo, build_encoder, encoder_info  # noqa: E402
+from train_robots.common.envs import ControlEnv  # noqa: E402
+from train_robots.common.policy import KIND, PolicyController, PolicyMLP, load_policy, save_policy  # noqa: E402
+from train_robots.common.presets import Preset, get_preset  # noqa: E402
+from train_robots.common.rollout import evaluate  # noqa: E402
+from train_robots.common.runtime import (  # noqa: E402
+    CKPT_DIR,
+    DATA_DIR,
+    ConfigError,
+    resolve_device,
+    seed_everything,
+    write_json,
+)
+from train_robots.common.training import check_finite, save_curves, split_episodes  # noqa: E402
+
+
+@dataclass
+class Config:
+    task: str = "reacher-easy"
+    """Control Suite task: reacher-easy, walker-walk or cheetah-run."""
+    encoder: str = "vjepa2"
+    """vjepa2 (pretrained), vjepa2-random or state: must match the dataset's encoder."""
+    encoder_id: str = DEFAULT_VJEPA2_ID
+    """Hub id or local directory of the pretrained V-JEPA 2 (with --encoder vjepa2)."""
+    preset: str = "cpu"
+    """Sizes: smoke (seconds), cpu (minutes on a laptop), full (GPU)."""
+    hidden: int | None = None
+    """Width of the policy's hidden layers (default: from the preset)."""
+    layers: int | None = None
+    """Hidden layers of the policy (default: from the preset)."""
+    epochs: int | None = None
+    """Most passes over the training episodes (default: from the preset)."""
+    batch_size: int | None = None
+    """Transitions per gradient step (default: from the preset)."""
+    lr: float | None = None
+    """Adam learning rate (default: from the preset)."""
+    weight_decay: float = 1e-4
+    """AdamW weight decay."""
+    input_noise: float = 0.0
+    """Gaussian noise added to the training latents, in units of each dimension's std."""
+    patience: int = 20
+    """Stop after this many epochs without a lower validation loss (the best weights are kept)."""
+    val_fraction: float = 0.2
+    """Share of the episodes held out for validation (split by episode, never by step)."""
+    eval_episodes: int | None = None
+    """Closed-loop evaluation episodes (default: from the preset)."""
+    eval_episode_steps: int | None = None
+    """Agent steps per evaluation episode (default: from the preset; 500 is a full episode)."""
+    force: bool = False
+    """Retrain and re-evaluate even if a finished bc.pt / bc.json with these settings exists."""
+    seed: int = 0
+    """Seeds the split, the initialisation, the batches and the evaluation episodes."""
+    device: str = "auto"
+    """auto, cpu or cuda."""
+    data_dir: Path = DATA_DIR
+    """Root of the datasets; this run reads <data-dir>/<task>/<encoder>/."""
+    ckpt_dir: Path = CKPT_DIR
+    """Root of the checkpoints; this run writes <ckpt-dir>/<task>/<encoder>/bc.*."""
+    gpu: str = cloud.DEFAULT_GPU
+    """Modal GPU type for `modal run` (ignored locally)."""
+
+    def sizes(self) -> Preset:
+        """The preset with this config's explicit sizes applied."""
+        fields = {
+            "bc_hidden": self.hidden,
+            "bc_layers": self.layers,
+            "bc_epochs": self.epochs,
+            "bc_batch": self.batch_size,
+            "bc_lr": self.lr,
+            "eval_episodes": self.eval_episodes,
+            "eval_episode_steps": self.eval_episode_steps,
+        }
+        return replace(get_preset(self.preset), **{k: v for k, v in fields.items() if v is not None})
+
+    def validate(self) -> None:
+        sizes = self.sizes()
+        for flag, value in [
+            ("hidden", sizes.bc_hidden),
+            ("layers", sizes.bc_layers),
+            ("epochs", sizes.bc_epochs),
+            ("batch-size", sizes.bc_batch),
+            ("eval-episodes", sizes.eval_episodes),
+            ("eval-episode-steps", sizes.eval_episode_steps),
+            ("patience", self.patience),
+        ]:
+            if value < 1:
+                raise ConfigError(f"--{flag} must be at least 1, got {value}")
+        if not sizes.bc_lr > 0:
+            raise ConfigError(f"--lr must be positive, got {sizes.bc_lr}")
+        if self.input_noise < 0:
+            raise ConfigError(f"--input-noise must be >= 0, got {self.input_noise}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"--val-fraction must lie in (0, 1), got {self.val_fraction}")
+
+
+# ---------------------------------------------------------------- data
+
+
+def load_checked_dataset(cfg: Config, info: EncoderInfo) -> Dataset:
+    """The dataset of --task/--encoder, refused if it was made by another encoder."""
+    folder = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
+    data = load_dataset(folder, expect_encoder={"name": info.name, "dim": info.dim})
+    if data.meta["encoder"].get("id") != info.id:
+        raise DataError(
+            f"{folder / META_NAME}: encoder id is {data.meta['encoder'].get('id')!r}, but this run's encoder is "
+            f"{info.id!r} (--encoder-id / --preset); regenerate the data or match the flags"
+        )
+    if data.meta["task"] != cfg.task:
+        raise DataError(f"{folder / META_NAME}: task is {data.meta['task']!r}, but --task is {cfg.task!r}")
+    return data
+
+
+@dataclass
+class Transitions:
+    """Every (z_t, expert action_t) of some episodes, flattened, with where each row came from."""
+
+    z: torch.Tensor  # [M, D]
+    target: torch.Tensor  # [M, A]
+    episode: np.ndarray  # [M] dataset episode index
+    step: np.ndarray  # [M]
+
+
+def transitions(data: Dataset, episodes: np.ndarray, device: torch.device) -> Transitions:
+    steps = data.expert_action.shape[1]
+    z = data.z[episodes, :-1]  # the last observation has no action
+    return Transitions(
+        z=torch.as_tensor(z.reshape(-1, z.shape[-1]), device=device),
+        target=torch.as_tensor(data.expert_action[episodes].reshape(-1, data.expert_action.shape[-1]), device=device),
+        episode=np.repeat(episodes, steps),
+        step=np.tile(np.arange(steps), len(episodes)),
+    )
+
+
+def describe_batch(part: Transitions, rows: np.ndarray, epoch: int, index: int) -> str:
+    """Name a batch, and the dataset rows in it holding NaN/inf (the usual cause of a NaN loss)."""
+    bad = ~(torch.isfinite(part.z[rows]).all(1) & torch.isfinite(part.target[rows]).all(1)).cpu().numpy()
+    where = [f"episode {part.episode[r]} step {part.step[r]}" for r in rows[bad][:3]]
+    found = f"; non-finite latent/target at {', '.join(where)}" if where else ""
+    return f"{index} of epoch {epoch}{found}"
+
+
+# ---------------------------------------------------------------- training
+
+
+def build_policy(cfg: Config, env: ControlEnv, train: Transitions) -> PolicyMLP:
+    sizes = cfg.sizes()
+    policy = PolicyMLP(
+        train.z.shape[1], env.action_dim, sizes.bc_hidden, sizes.bc_layers, env.action_low, env.action_high
+    )
+    # nan-aware statistics: a bad row must fail its own batch (named), not poison every input
+    z = train.z.cpu().numpy()
+    policy.set_normalizer(np.nanmean(z, axis=0), np.nanstd(z, axis=0))
+    return policy.to(train.z.device)
+
+
+@torch.no_grad()
+def mean_loss(policy: PolicyMLP, part: Transitions, chunk: int = 8192) -> float:
+    total = 0.0
+    for i in range(0, len(part.z), chunk):
+        pred = policy(part.z[i : i + chunk])
+        total += torch.nn.functional.mse_loss(pred, part.target[i : i + chunk], reduction="sum").item()
+    return total / part.target.numel()
+
+
+def train_policy(cfg: Config, policy: PolicyMLP, train: Transitions, val: Transitions, partial: Path, save) -> dict:
+    """Minibatch MSE on the expert's actions with early stopping; restores the best weights."""
+    sizes = cfg.sizes()
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=sizes.bc_lr, weight_decay=cfg.weight_decay)
+    rng = np.random.default_rng(cfg.seed)
+    history = {"train": [], "val": []}
+    best = {"val_loss": math.inf, "epoch": 0, "state": None}
+    step, kept = 0, None
+    progress = tqdm(range(1, sizes.bc_epochs + 1), desc="bc epochs", unit="ep")
+    for epoch in progress:
+        policy.train()
+        order, losses = rng.permutation(len(train.z)), []
+        for index, start in enumerate(range(0, len(order), sizes.bc_batch)):
+            rows = order[start : start + sizes.bc_batch]
+            z = train.z[rows]
+            if cfg.input_noise > 0:  # smooths the policy between the few states the data visits
+                z = z + cfg.input_noise * policy.z_std * torch.randn_like(z)
+            loss = torch.nn.functional.mse_loss(policy(z), train.target[rows])
+            step += 1
+            if not math.isfinite(loss.item()):
+                check_finite(loss.item(), step, describe_batch(train, rows, epoch, index), last_good=kept)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        policy.eval()
+        val_loss = mean_loss(policy, val)
+        check_finite(val_loss, step, f"validation after epoch {epoch}", last_good=kept)
+        history["train"].append(float(np.mean(losses)))
+        history["val"].append(val_loss)
+        if val_loss < best["val_loss"]:
+            best = {"val_loss": val_loss, "epoch": epoch, "state": _copy_state(policy)}
+            save(partial, step, {"finished": False, "epoch": epoch, "val_loss": val_loss})
+            kept = partial
+        progress.set_postfix(train=f"{history['train'][-1]:.4f}", val=f"{val_loss:.4f}", best=best["epoch"])
+        if epoch - best["epoch"] >= cfg.patience:
+            break
+    policy.load_state_dict(best["state"])
+    return {
+        "history": history,
+        "steps": step,
+        "epochs": len(history["val"]),
+        "best_epoch": best["epoch"],
+        "val_loss": best["val_loss"],
+        "train_loss": history["train"][best["epoch"] - 1],
+    }
+
+
+def _copy_state(policy: PolicyMLP) -> dict:
+    return {k: v.detach().clone() for k, v in policy.state_dict().items()}
+
+
+def mean_action_loss(train: Transitions, val: Transitions) -> float:
+    """Validation MSE of always predicting the training mean action: the floor BC must beat."""
+    mean = torch.nanmean(train.target, dim=0)
+    return torch.nn.functional.mse_loss(mean.expand_as(val.target), val.target).item()
+
+
+# ---------------------------------------------------------------- resume bookkeeping
+
+
+def training_signature(cfg: Config, data: Dataset) -> dict:
+    """Everything the trained weights depend on; a finished bc.pt with the same one is reused."""
+    sizes = cfg.sizes()
+    meta = data.meta
+    return {
+        "hidden": sizes.bc_hidden,
+        "layers": sizes.bc_layers,
+        "max_epochs": sizes.bc_epochs,
+        "batch_size": sizes.bc_batch,
+        "lr": sizes.bc_lr,
+        "weight_decay": cfg.weight_decay,
+        "input_noise": cfg.input_noise,
+        "patience": cfg.patience,
+        "val_fraction": cfg.val_fraction,
+        "seed": cfg.seed,
+        "data": {k: meta.get(k) for k in ("encoder", "episodes", "transitions", "seed", "epsilon", "code_version")},
+    }
+
+
+def run_key(signature: dict, sizes: Preset) -> str:
+    """A short hash of the training signature plus the evaluation settings."""
+    blob = json.dumps({**signature, "eval": [sizes.eval_episodes, sizes.eval_episode_steps]}, sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def finished_policy(path: Path, info: EncoderInfo, cfg: Config, signature: dict) -> tuple[PolicyMLP, dict] | None:
+    """The policy and metrics of a finished bc.pt made with this signature, else None."""
+    if cfg.force or not path.exists():
+        return None
+    try:
+        payload = load_checkpoint(path, KIND, encoder=info.to_dict(), task=cfg.task)
+    except CheckpointError:
+        return None  # made for something else: retrain and replace it
+    if not payload["metrics"].get("finished") or payload["config"].get("signature") != signature:
+        return None
+    return load_policy(path, device=resolve_device(cfg.device)), payload["metrics"]
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(cfg: Config) -> dict:
+    """Train (or reuse) the BC policy of `cfg`, evaluate it closed-loop; returns bc.json's metrics."""
+    cfg.validate()
+    sizes = cfg.sizes()
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    env = ControlEnv(cfg.task)
+    info = encoder_info(cfg.encoder, env, sizes, cfg.encoder_id)
+    data = load_checked_dataset(cfg, info)
+    out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
+    signature = training_signature(cfg, data)
+    key = run_key(signature, sizes)
+    if not cfg.force and (out / "bc.json").exists() and (out / "bc.pt").exists():
+        previous = json.loads((out / "bc.json").read_text())
+        if previous.get("run_key") == key:
+            print(f"{out / 'bc.json'}: up to date with these settings; skipping (--force redoes it)")
+            return previous
+
+    reused = finished_policy(out / "bc.pt", info, cfg, signature)
+    if reused is not None:
+        print(f"{out / 'bc.pt'}: finished with these settings; reusing it")
+        policy, fit = reused
+    else:
+        policy, fit = fit_policy(cfg, env, data, info, out, signature, device)
+
+    print(f"closed-loop evaluation: {sizes.eval_episodes} episodes x {sizes.eval_episode_steps} steps")
+    encoder = build_encoder(cfg.encoder, env, sizes, device, cfg.encoder_id)
+    evaluation = evaluate(
+        env,
+        encoder,
+        PolicyController(policy),
+        sizes.eval_episodes,
+        sizes.eval_episode_steps,
+        cfg.seed,
+        gif_path=out / "bc_episode0.gif",
+        plot_path=out / "bc_returns.png",
+        desc=f"bc eval ({cfg.encoder})",
+    )
+    metrics = {
+        **evaluation,
+        **{k: fit[k] for k in ("train_loss", "val_loss", "val_loss_mean_action", "epochs", "best_epoch", "steps")},
+        "encoder_id": info.id,
+        "encoder_dim": info.dim,
+        "task": cfg.task,
+        "seed": cfg.seed,
+        "preset": cfg.preset,
+        "hidden": sizes.bc_hidden,
+        "layers": sizes.bc_layers,
+        "lr": sizes.bc_lr,
+        "batch_size": sizes.bc_batch,
+        "train_episodes": fit["train_episodes"],
+        "val_episodes": fit["val_episodes"],
+        "run_key": key,
+    }
+    write_json(out / "bc.json", metrics)
+    print(
+        f"BC [{cfg.encoder}] success {metrics['success_rate']:.0%}, return {metrics['mean_return']:.1f} "
+        f"± {metrics['std_return']:.1f}, {metrics['ms_per_action']:.3f} ms/action, "
+        f"{metrics['ms_per_step']:.1f} ms/step -> {out / 'bc.json'}"
+    )
+    return metrics
+
+
+def fit_policy(
+    cfg: Config, env: ControlEnv, data: Dataset, info: EncoderInfo, out: Path, signature: dict, device: torch.device
+) -> tuple[PolicyMLP, dict]:
+    """Split, train and save bc.pt (+ bc_loss.png); returns the policy and its fit metrics."""
+    train_idx, val_idx = split_episodes(data.episodes, cfg.val_fraction, cfg.seed)
+    train, val = transitions(data, train_idx, device), transitions(data, val_idx, device)
+    print(f"BC on {len(train_idx)} train / {len(val_idx)} val episodes ({len(train.z)} transitions), {info.name}")
+    policy = build_policy(cfg, env, train)
+    config = {"signature": signature, **asdict(cfg), "data_dir": str(cfg.data_dir), "ckpt_dir": str(cfg.ckpt_dir)}
+
+    def save(path: Path, step: int, metrics: dict) -> None:
+        save_policy(path, policy, cfg.task, info.to_dict(), step, metrics, config)
+
+    partial = out / "bc.partial.pt"  # best-so-far while training; bc.pt is only replaced by a finished run
+    fit = train_policy(cfg, policy, train, val, partial, save)
+    fit.update(
+        val_loss_mean_action=mean_action_loss(train, val),
+        train_episodes=[int(i) for i in train_idx],
+        val_episodes=[int(i) for i in val_idx],
+    )
+    history = fit.pop("history")
+    save(out / "bc.pt", fit["steps"], {**fit, "finished": True})
+    partial.unlink(missing_ok=True)
+    save_curves(out / "bc_loss.png", history, "epoch", "MSE to expert action", f"BC ({info.name})", logy=True)
+    print(f"val loss {fit['val_loss']:.5f} (mean-action baseline {fit['val_loss_mean_action']:.5f})")
+    return policy, fit
+
+
+# ---------------------------------------------------------------- Modal (cloud GPUs)
+
+app = modal.App("train-robots-bc", image=cloud.image)
+
+
+@app.function(gpu=cloud.DEFAULT_GPU, volumes=cloud.VOLUMES, timeout=3 * 3600)
+def train_bc_remote(cfg_fields: dict) -> dict:
+    """Train and evaluate on a GPU container; bc.* land on the data volume."""
+    cfg = replace(
+        Config(**cfg_fields),
+        data_dir=Path(cloud.REMOTE_DATA_DIR),
+        ckpt_dir=Path(cloud.REMOTE_CKPT_DIR),
+        device="cuda",
+    )
+    metrics = main(cfg)
+    cloud.data_volume.commit()
+    return metrics
+
+
+@app.local_entrypoint()
+def modal_main(*arglist: str) -> None:
+    cfg = cli.parse(Config, arglist)
+    fields = {k: v for k, v in asdict(cfg).items() if k not in ("data_dir", "ckpt_dir")}
+    metrics = train_bc_remote.with_options(gpu=cfg.gpu).remote(fields)
+    print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, list)}, indent=2))
+
+
+if __name__ == "__main__":
+    cli.run(main, Config)
