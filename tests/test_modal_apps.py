@@ -9,7 +9,10 @@ SCRIPTS = {
     "generate_and_encode_modal": ["prepare_remote", "generate_shard_remote"],
     "train_bc": ["train_bc_remote"],
     "bench": ["bench_remote"],
+    "run_pipeline": ["pipeline_remote"],
     "train_dynamics": ["train_remote"],
+    "train_dream_sac": ["train_remote"],
+    "mpc_planner": ["mpc_remote"],
 }
 
 

@@ -1,24 +1,35 @@
 """The whole pipeline, phase after phase, for one task and encoder.
 
     python train_robots/run_pipeline.py --task reacher-easy --encoder state --preset cpu
+    modal run train_robots/run_pipeline.py --encoder vjepa2 --preset full
 
 Each phase is its own script (run it alone to redo one step); this one calls their
-`main(config)` in order with shared flags. Every phase resumes or skips finished work,
-so rerunning the same command picks up where a killed run stopped.
+`main(config)` in order with the shared flags. Every phase resumes or skips finished work,
+so rerunning the same command picks up where a killed run stopped. At the end it writes
+`summary.json` and `results.md` (one table: expert, BC, planners, dream-SAC) beside the
+checkpoints.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
 
+import modal  # noqa: E402
+
 from train_robots import generate_and_encode_modal as generate  # noqa: E402
-from train_robots.common import cli  # noqa: E402
+from train_robots import mpc_planner, train_bc, train_dream_sac, train_dynamics  # noqa: E402
+from train_robots.common import cli, cloud  # noqa: E402
+from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
 from train_robots.common.encoders import DEFAULT_VJEPA2_ID  # noqa: E402
-from train_robots.common.runtime import CKPT_DIR, DATA_DIR  # noqa: E402
+from train_robots.common.runtime import CKPT_DIR, DATA_DIR, atomic_write_bytes, write_json  # noqa: E402
+
+PLANNERS = ("random", "cem", "mppi")
+ROW_KEYS = ("success_rate", "mean_return", "std_return", "ms_per_action", "episodes")
+DYNAMICS_KEYS = ("variant", "val_loss_1step", "rollout_error", "copy_baseline_error", "reward_mae")
 
 
 @dataclass
@@ -39,13 +50,94 @@ class Config:
     """Root of the datasets."""
     ckpt_dir: Path = CKPT_DIR
     """Root of checkpoints and metrics."""
+    ensemble: int = 5
+    """Members of dream-SAC's world model (its disagreement is the uncertainty penalty)."""
+    gpu: str = cloud.DEFAULT_GPU
+    """Modal GPU type for `modal run` (ignored locally)."""
 
 
 def main(cfg: Config) -> dict:
-    shared = dict(task=cfg.task, encoder=cfg.encoder, preset=cfg.preset, seed=cfg.seed, device=cfg.device)
-    print("== phases 1-2: see, explore and remember")
-    data = generate.main(generate.Config(encoder_id=cfg.encoder_id, data_dir=cfg.data_dir, **shared))
-    return {"data": str(data)}
+    shared = dict(
+        task=cfg.task,
+        encoder=cfg.encoder,
+        encoder_id=cfg.encoder_id,
+        preset=cfg.preset,
+        seed=cfg.seed,
+        device=cfg.device,
+    )
+    dirs = dict(data_dir=cfg.data_dir, ckpt_dir=cfg.ckpt_dir)
+    print("== phases 1-2: see, explore and remember", flush=True)
+    generate.main(generate.Config(data_dir=cfg.data_dir, **shared))
+    print("== phase 1: behaviour cloning", flush=True)
+    results = {"bc": train_bc.main(train_bc.Config(**shared, **dirs))}
+    print("== phase 3: learn to imagine", flush=True)
+    results["dynamics"] = train_dynamics.main(train_dynamics.Config(**shared, **dirs))
+    results["dynamics_ensemble"] = train_dynamics.main(
+        train_dynamics.Config(**shared, **dirs, ensemble=cfg.ensemble, name="dynamics_ensemble")
+    )
+    print("== phases 4/4b: plan by imagining", flush=True)
+    for planner in PLANNERS:
+        results[f"mpc_{planner}"] = mpc_planner.main(mpc_planner.Config(**shared, **dirs, planner=planner))
+    print("== phase 5: a policy from dreams", flush=True)
+    out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
+    results["sac"] = train_dream_sac.main(
+        train_dream_sac.Config(**shared, **dirs, dynamics=out / "dynamics_ensemble.pt")
+    )
+    summary = summarise(cfg, results)
+    write_json(out / "summary.json", summary)
+    atomic_write_bytes(out / "results.md", results_table(summary).encode())
+    print(results_table(summary))
+    return summary
+
+
+def summarise(cfg: Config, results: dict) -> dict:
+    """The figures that answer "how well does each controller do, and how well does it imagine"."""
+    summary = {"task": cfg.task, "encoder": cfg.encoder, "preset": cfg.preset, "seed": cfg.seed}
+    summary["comparison"] = results["sac"]["comparison"]  # expert, BC, planners, dream-SAC
+    summary["mpc_random"] = {k: results["mpc_random"].get(k) for k in ROW_KEYS}
+    for name in ("dynamics", "dynamics_ensemble"):
+        summary[name] = {k: results[name].get(k) for k in DYNAMICS_KEYS}
+    return summary
+
+
+def results_table(summary: dict) -> str:
+    lines = [
+        train_dream_sac.comparison_markdown(summary["comparison"], summary["task"]),
+        f"Random shooting (the phase-4 baseline): success {summary['mpc_random']['success_rate']:.0%}, "
+        f"mean return {summary['mpc_random']['mean_return']:.1f}.",
+        "",
+        "World model (`dynamics.pt`) open-loop error on held-out episodes, normalised L1, vs copying the last latent:",
+        "",
+    ]
+    dyn = summary["dynamics"]
+    lines += [
+        f"- h={h}: {dyn['rollout_error'][h]:.3f} vs {dyn['copy_baseline_error'][h]:.3f}" for h in dyn["rollout_error"]
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- Modal (cloud GPUs)
+
+app = modal.App("train-robots-pipeline", image=cloud.image)
+
+
+@app.function(gpu=cloud.DEFAULT_GPU, volumes=cloud.VOLUMES, timeout=24 * 3600)
+def pipeline_remote(fields: dict) -> dict:
+    cfg = replace(
+        Config(**fields), data_dir=Path(cloud.REMOTE_DATA_DIR), ckpt_dir=Path(cloud.REMOTE_CKPT_DIR), device="cuda"
+    )
+    try:
+        return main(cfg)
+    finally:
+        cloud.data_volume.commit()
+
+
+@app.local_entrypoint()
+def modal_main(*arglist: str) -> None:
+    cfg = cli.parse(Config, arglist)
+    fields = {k: v for k, v in asdict(cfg).items() if k not in ("data_dir", "ckpt_dir")}
+    summary = pipeline_remote.with_options(gpu=cfg.gpu).remote(fields)
+    print(results_table(summary))
 
 
 if __name__ == "__main__":

@@ -91,6 +91,9 @@ class Config:
     """AdamW weight decay."""
     val_fraction: float = 0.2
     """Share of episodes held out for validation."""
+    name: str = "dynamics"
+    """File stem of the outputs (<name>.pt, <name>.json, <name>_horizon.png): lets a planner's
+    single model and dream-SAC's ensemble live side by side."""
     compare: bool = False
     """Instead of one model, train mlp 1-step, mlp multi-step, an ensemble and a transformer and
     write dynamics_compare.json / .png (each variant's checkpoint as dynamics_<variant>.pt)."""
@@ -130,6 +133,8 @@ class Config:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
         if not cfg.lr > 0:
             raise ConfigError(f"--lr must be positive, got {cfg.lr}")
+        if not self.name or "/" in self.name or self.name.endswith(".pt"):
+            raise ConfigError(f"--name must be a file stem such as dynamics_ensemble, got {self.name!r}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"--val-fraction must lie in (0, 1), got {self.val_fraction}")
 
@@ -442,8 +447,8 @@ def main(cfg: Config) -> dict:
     out_dir = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
     print(f"{data.episodes} episodes ({len(train_idx)} train, {len(val_idx)} held out), D={data.z.shape[-1]}")
     if not cfg.compare:
-        metrics = run_one(cfg, data, train_idx, val_idx, out_dir, "dynamics")
-        _plot_horizons(out_dir / "dynamics_horizon.png", {cfg.variant(): metrics}, cfg)
+        metrics = run_one(cfg, data, train_idx, val_idx, out_dir, cfg.name)
+        _plot_horizons(out_dir / f"{cfg.name}_horizon.png", {cfg.variant(): metrics}, cfg)
         _print_summary({cfg.variant(): metrics})
         return metrics
     results = {}

@@ -1,0 +1,65 @@
+"""mpc_planner end to end on smoke data: a smoke world model, goals from the expert, CEM in the loop."""
+
+import json
+
+import pytest
+
+from train_robots import mpc_planner, train_dynamics
+from train_robots.common.runtime import UserError
+
+SMALL = dict(samples=64, horizon=5, iterations=2, elites=8, episodes=2, episode_steps=8)
+
+
+@pytest.fixture(scope="module")
+def smoke_dynamics(state_dataset, tmp_path_factory):
+    """(data_dir, ckpt_dir) with a smoke-preset state world model trained by train_dynamics.main."""
+    ckpt_dir = tmp_path_factory.mktemp("ckpt")
+    data_dir = state_dataset.parents[1]
+    train_dynamics.main(
+        train_dynamics.Config(
+            task="reacher-easy", encoder="state", preset="smoke", data_dir=data_dir, ckpt_dir=ckpt_dir, device="cpu"
+        )
+    )
+    return data_dir, ckpt_dir
+
+
+def config(data_dir, ckpt_dir, **changes):
+    fields = dict(task="reacher-easy", encoder="state", preset="smoke", device="cpu") | SMALL | changes
+    return mpc_planner.Config(data_dir=data_dir, ckpt_dir=ckpt_dir, **fields)
+
+
+def test_mpc_writes_metrics_goal_and_plots(smoke_dynamics):
+    data_dir, ckpt_dir = smoke_dynamics
+    metrics = mpc_planner.main(config(data_dir, ckpt_dir, planner="cem", replan_every=2))
+    out = ckpt_dir / "reacher-easy" / "state"
+    written = json.loads((out / "mpc_cem.json").read_text())
+    for key in ("episodes", "success_rate", "mean_return", "std_return", "ms_per_action", "seeds", "encoder"):
+        assert key in written, key
+    assert written["episodes"] == 2 and written["encoder"] == "state" and written["planner"] == "cem"
+    assert written["settings"]["samples"] == 64 and written["settings"]["replan_every"] == 2
+    assert written["plans"] == 2 * 4  # 8 steps, a plan every 2
+    assert len(written["planning_best_cost_per_iteration"]) == 2
+    assert written["goal_steps_mean"] >= 1
+    for name in ("mpc_cem_goal.png", "mpc_cem_planning.png", "mpc_cem_returns.png"):
+        assert (out / name).stat().st_size > 0
+    assert metrics["success_rate"] == written["success_rate"]
+
+
+def test_mpc_rerun_reuses_and_other_planners_run(smoke_dynamics, capsys):
+    data_dir, ckpt_dir = smoke_dynamics
+    first = mpc_planner.main(config(data_dir, ckpt_dir, planner="mppi", episodes=1))
+    again = mpc_planner.main(config(data_dir, ckpt_dir, planner="mppi", episodes=1))
+    assert "already evaluated" in capsys.readouterr().out
+    assert again == json.loads(json.dumps(first))
+    shooting = mpc_planner.main(config(data_dir, ckpt_dir, planner="random", episodes=1, cost="cosine"))
+    assert shooting["settings"]["cost"] == "cosine" and shooting["planner"] == "random"
+
+
+def test_mpc_without_dynamics_says_train_it_first(tmp_path):
+    with pytest.raises(UserError, match="run train_dynamics.py first"):
+        mpc_planner.main(config(tmp_path / "data", tmp_path / "ckpt"))
+
+
+def test_mpc_rejects_bad_planner_settings(tmp_path):
+    with pytest.raises(UserError, match="--planner"):
+        mpc_planner.main(config(tmp_path, tmp_path, planner="ilqr"))

@@ -1,0 +1,30 @@
+"""The whole pipeline on the smoke preset: every phase runs and the summary is written."""
+
+import json
+
+import torch
+
+from train_robots import run_pipeline
+
+
+def test_pipeline_runs_every_phase_and_resumes(tmp_path):
+    cfg = run_pipeline.Config(
+        encoder="state", preset="smoke", device="cpu", data_dir=tmp_path / "data", ckpt_dir=tmp_path / "ckpt"
+    )
+    summary = run_pipeline.main(cfg)
+    out = tmp_path / "ckpt" / "reacher-easy" / "state"
+    for name in ("bc.pt", "dynamics.pt", "dynamics_ensemble.pt", "mpc_cem.json", "mpc_mppi.json", "sac.pt"):
+        assert (out / name).exists(), name
+    saved = json.loads((out / "summary.json").read_text())
+    assert saved == json.loads(json.dumps(summary))
+    methods = [row["method"] for row in saved["comparison"]]
+    assert methods[0] == "expert" and methods[-1] == "dream-SAC"
+    assert all(row["status"] == "ok" for row in saved["comparison"])
+    assert "| dream-SAC | state |" in (out / "results.md").read_text()
+    # rerunning the same command reuses what is finished instead of retraining it
+    bc_mtime = (out / "bc.pt").stat().st_mtime_ns
+    weights = torch.load(out / "dynamics.pt", weights_only=False)["model"]
+    run_pipeline.main(cfg)
+    assert (out / "bc.pt").stat().st_mtime_ns == bc_mtime
+    again = torch.load(out / "dynamics.pt", weights_only=False)["model"]
+    assert all(torch.equal(weights[k], again[k]) for k in weights)

@@ -1,0 +1,174 @@
+"""Planners on a known problem: linear dynamics (an exact, analytic world model) and a
+quadratic distance to a goal, plus the real WorldModel for the folded fast path."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from train_robots.common.planners import Planner, PlannerConfig, imagination
+from train_robots.common.runtime import ConfigError
+from train_robots.common.world_model import WorldModel, WorldModelConfig
+
+
+class LinearWorldModel(nn.Module):
+    """z_{t+1} = A z_t + B a_t with the WorldModel primitives (identity normalisation)."""
+
+    def __init__(self, a: torch.Tensor, b: torch.Tensor):
+        super().__init__()
+        self.register_buffer("A", a)
+        self.register_buffer("B", b)
+
+    def normalize(self, z):
+        return z
+
+    def rollout(self, z0, actions):
+        z, zs = z0, []
+        for t in range(actions.shape[1]):
+            z = z @ self.A.T + actions[:, t] @ self.B.T
+            zs.append(z)
+        z = torch.stack(zs, 1)
+        return {"z": z, "reward": -z.pow(2).sum(-1), "uncertainty": torch.zeros(z.shape[:2])}
+
+
+def quadratic_problem(dim=4, seed=0):
+    """A slowly rotating linear system; the goal needs a specific, non-trivial action sequence."""
+    g = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(dim, dim, generator=g))
+    rotation = torch.linalg.matrix_exp(0.1 * (q - q.T))
+    model = LinearWorldModel(0.98 * rotation, 0.1 * torch.randn(dim, dim, generator=g))
+    z0 = torch.randn(dim, generator=g).numpy()
+    goal = (model.rollout(torch.as_tensor(z0)[None], 0.6 * torch.ones(1, 10, dim) - 0.3)["z"][0, -1]).numpy()
+    return model, z0, goal
+
+
+def make_planner(model, name, dim=4, low=-1.0, high=1.0, **changes):
+    settings = dict(planner=name, samples=200, horizon=10, iterations=6, elites=20, cost="l2") | changes
+    cfg = PlannerConfig(**settings)
+    return Planner(model, cfg, np.full(dim, low, np.float32), np.full(dim, high, np.float32), seed=0)
+
+
+def test_cem_cost_decreases_over_iterations_and_beats_random_shooting():
+    model, z0, goal = quadratic_problem()
+    cem = make_planner(model, "cem").plan(z0, goal)
+    shooting = make_planner(model, "random").plan(z0, goal)
+    assert np.all(np.diff(cem.mean_cost) < 0)
+    assert cem.mean_cost[-1] < 0.5 * cem.mean_cost[0]
+    assert cem.best_cost[-1] < 0.5 * cem.best_cost[0]
+    assert cem.cost < 0.5 * shooting.cost, (cem.cost, shooting.cost)
+    assert cem.cost < 0.05  # the goal is reachable (cost 0): CEM gets close to the optimum
+
+
+def test_mppi_runs_and_improves():
+    model, z0, goal = quadratic_problem()
+    plan = make_planner(model, "mppi").plan(z0, goal)
+    assert np.isfinite(plan.cost) and plan.actions.shape == (10, 4)
+    assert plan.mean_cost[-1] < plan.mean_cost[0]
+    assert len(plan.best_cost) == 6 and plan.imagined_distance.shape == (10,)
+
+
+@pytest.mark.parametrize("name", ["random", "cem", "mppi"])
+def test_planners_respect_action_bounds(name):
+    # An integrator with a goal far beyond reach: the best plans push against the bounds,
+    # up in the first two dimensions and down in the last two.
+    model = LinearWorldModel(torch.eye(4), torch.eye(4))
+    goal = np.array([100.0, 100.0, -100.0, -100.0], np.float32)
+    plan = make_planner(model, name, low=-0.2, high=0.7, init_std=3.0).plan(np.zeros(4, np.float32), goal)
+    assert plan.actions.min() >= -0.2 - 1e-6 and plan.actions.max() <= 0.7 + 1e-6
+    middle = 0.25
+    assert plan.actions[:, :2].mean() > middle + 0.1 and plan.actions[:, 2:].mean() < middle - 0.1
+
+
+def test_plans_are_deterministic_for_a_seed_and_warm_start_shifts():
+    model, z0, goal = quadratic_problem()
+    a, b = make_planner(model, "cem"), make_planner(model, "cem")
+    first = a.plan(z0, goal)
+    np.testing.assert_array_equal(first.actions, b.plan(z0, goal).actions)
+    # One iteration warm-started from the shifted plan is better than one from scratch.
+    z1 = model.rollout(torch.as_tensor(z0)[None], torch.as_tensor(first.actions)[None, :1])["z"][0, 0].numpy()
+    warm = make_planner(model, "cem", iterations=1)
+    warm._previous = a._previous
+    cold = make_planner(model, "cem", iterations=1)
+    assert warm.plan(z1, goal).cost < cold.plan(z1, goal).cost
+
+
+@pytest.mark.parametrize("cost", ["l1", "l2", "cosine"])
+@pytest.mark.parametrize("cost_at", ["final", "every"])
+def test_every_cost_plans(cost, cost_at):
+    model, z0, goal = quadratic_problem()
+    cfg = PlannerConfig(planner="cem", samples=100, horizon=10, iterations=3, elites=10, cost=cost, cost_at=cost_at)
+    plan = Planner(model, cfg, -np.ones(4), np.ones(4)).plan(z0, goal)
+    assert np.isfinite(plan.cost) and plan.mean_cost[-1] < plan.mean_cost[0]
+
+
+def test_reward_term_changes_the_plan():
+    model, z0, goal = quadratic_problem()
+    base = make_planner(model, "cem").plan(z0, goal)
+    # reward = -|z|^2: a large weight trades the goal for staying near the origin.
+    rewarded = make_planner(model, "cem", reward_weight=10.0).plan(z0, goal)
+    final = model.rollout(torch.as_tensor(z0)[None], torch.as_tensor(rewarded.actions)[None])["z"][0]
+    final_base = model.rollout(torch.as_tensor(z0)[None], torch.as_tensor(base.actions)[None])["z"][0]
+    assert final.pow(2).sum() < final_base.pow(2).sum()
+
+
+def test_bad_settings_are_clear_errors():
+    with pytest.raises(ConfigError, match="--planner"):
+        PlannerConfig(planner="ilqr").validate()
+    with pytest.raises(ConfigError, match="--elites"):
+        PlannerConfig(samples=10, elites=20).validate()
+    with pytest.raises(ConfigError, match="--replan-every"):
+        PlannerConfig(horizon=5, replan_every=6).validate()
+
+
+def random_world_model(latent_dim=64, width=32, ensemble=1, kind="mlp"):
+    torch.manual_seed(0)
+    model = WorldModel(WorldModelConfig(latent_dim=latent_dim, action_dim=2, width=width, ensemble=ensemble, kind=kind))
+    with torch.no_grad():  # a fresh model's output layer is zero; make the dynamics non-trivial
+        for member in model.members:
+            nn.init.normal_(member.out.weight, std=0.1)
+            nn.init.normal_(member.out.bias, std=0.1)
+        model.z_mean.normal_()
+        model.z_std.uniform_(0.5, 2.0)
+        model.delta_std.uniform_(0.1, 1.0)
+        model.a_std.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize("per_step", [False, True])
+@pytest.mark.parametrize("latent_dim,folded", [(64, True), (6, False)])
+def test_mlp_fast_path_equals_the_plain_rollout(per_step, latent_dim, folded):
+    model = random_world_model(latent_dim=latent_dim)
+    cfg = PlannerConfig(reward_weight=1.0)
+    fast, plain = imagination(model, cfg, "fp32"), imagination(model, cfg, "fp32", fast=False)
+    assert type(fast).__name__ == "MLPImagination" and fast.folded == folded
+    z0, actions = torch.randn(1, latent_dim), torch.rand(50, 10, 2) * 2 - 1
+    with torch.inference_mode():
+        a, b = fast(z0, actions, per_step), plain(z0, actions, per_step)
+        c = imagination(model, cfg, "bf16")(z0, actions, per_step)
+    assert a["z"].shape == b["z"].shape == (50, 10 if per_step else 1, latent_dim)
+    torch.testing.assert_close(a["z"], b["z"], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(a["reward"], b["reward"], rtol=1e-4, atol=1e-4)
+    # bf16 products stay close enough to rank plans
+    assert (c["z"] - b["z"]).abs().max() < 0.05 * b["z"].abs().max()
+
+
+@pytest.mark.parametrize("kind,ensemble", [("mlp", 1), ("mlp", 3), ("transformer", 1)])
+def test_planner_runs_on_world_models(kind, ensemble):
+    model = random_world_model(latent_dim=16, width=32, ensemble=ensemble, kind=kind)
+    cfg = PlannerConfig(samples=64, elites=8, iterations=2, horizon=4, uncertainty_penalty=1.0, precision="fp32")
+    plan = Planner(model, cfg, -np.ones(2), np.ones(2)).plan(np.zeros(16, np.float32), np.ones(16, np.float32))
+    assert plan.actions.shape == (4, 2) and np.isfinite(plan.cost)
+
+
+def test_cost_units_latent_keeps_the_encoders_geometry():
+    model = random_world_model(latent_dim=8)
+    z, goal = torch.randn(5, 8), torch.randn(8)
+    std, rms = model.z_std, model.z_std.pow(2).mean().sqrt()
+
+    def distance(units):
+        planner = Planner(model, PlannerConfig(cost_units=units), -np.ones(2), np.ones(2))
+        return planner.distance(z.numpy(), goal.numpy())
+
+    latent, standard = distance("latent"), distance("standardized")
+    np.testing.assert_allclose(latent, ((z - goal).abs() / rms).mean(-1).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(standard, ((z - goal).abs() / std).mean(-1).numpy(), rtol=1e-5)

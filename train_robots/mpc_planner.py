@@ -1,0 +1,351 @@
+"""Phases 4 and 4b: plan by imagining. Model-predictive control in latent space toward a goal image.
+
+At each evaluation episode's start, the expert is run on a copy of the physics until the
+task is solved; that moment is encoded as the goal latent and the start state restored
+(train_robots/common/goals.py). Then, every `--replan-every` steps, a sampling planner
+(random shooting, CEM or MPPI; train_robots/common/planners.py) imagines `--samples`
+action sequences `--horizon` steps ahead with the trained world model (dynamics.pt) and
+executes the first action(s) of the one whose imagined latent ends closest to the goal.
+The encoder is in the loop: the planner sees only latents of what the robot observes.
+
+Writes to `<ckpt-dir>/<task>/<encoder>/`:
+    mpc_<planner>.json           evaluation metrics (success_rate, mean_return, ms_per_action, ...)
+                                 + the planner settings + goal and model-error figures
+    mpc_<planner>_goal.png       the first episode's goal frame
+    mpc_<planner>_planning.png   planning cost over iterations; latent distance to the goal
+                                 along the first episode, real vs imagined
+    mpc_<planner>_returns.png    return per episode
+
+    python train_robots/mpc_planner.py --task reacher-easy --encoder state --preset cpu --planner cem
+    python train_robots/mpc_planner.py --encoder state --preset cpu --planner random
+    python train_robots/mpc_planner.py --encoder vjepa2-random --preset cpu --planner mppi --episodes 10
+    modal run train_robots/mpc_planner.py --encoder vjepa2 --preset full --planner cem
+
+Needs the world model of the same task and encoder: run train_dynamics.py first. A rerun
+with the same settings and the same dynamics.pt reuses the finished metrics (--force
+evaluates again); files are written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sys
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
+
+import modal  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from train_robots.common import cli, cloud  # noqa: E402
+from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
+from train_robots.common.encoders import DEFAULT_VJEPA2_ID, build_encoder  # noqa: E402
+from train_robots.common.envs import ControlEnv  # noqa: E402
+from train_robots.common.planners import (  # noqa: E402
+    EpisodeTrace,
+    Planner,
+    PlannerConfig,
+    PlannerController,
+)
+from train_robots.common.presets import get_preset  # noqa: E402
+from train_robots.common.rollout import evaluate  # noqa: E402
+from train_robots.common.runtime import (  # noqa: E402
+    CKPT_DIR,
+    DATA_DIR,
+    ConfigError,
+    UserError,
+    atomic_write_bytes,
+    code_version,
+    resolve_device,
+    seed_everything,
+    write_json,
+)
+from train_robots.common.world_model import load_world_model  # noqa: E402
+
+
+@dataclass
+class Config:
+    task: str = "reacher-easy"
+    """Control Suite task (its expert must solve it: the goal image comes from the expert)."""
+    encoder: str = "vjepa2"
+    """vjepa2 (pretrained), vjepa2-random or state: the encoder in the loop and of dynamics.pt."""
+    encoder_id: str = DEFAULT_VJEPA2_ID
+    """Hub id or local directory of the pretrained V-JEPA 2 (with --encoder vjepa2)."""
+    preset: str = "cpu"
+    """Sizes (evaluation episodes and steps, encoder size): smoke, cpu or full."""
+    planner: str = "cem"
+    """random (shooting), cem or mppi."""
+    samples: int = 1000
+    """Action sequences imagined per planning iteration."""
+    horizon: int = 10
+    """Agent steps imagined ahead."""
+    iterations: int = 5
+    """Sampling rounds per plan (random shooting spends the same budget)."""
+    elites: int = 64
+    """CEM: the cheapest sequences that refit the sampling distribution."""
+    init_std: float = 1.0
+    """Std of the first sampling distribution, in [-1, 1] action units."""
+    min_std: float = 0.05
+    """CEM/MPPI: floor of the refit std."""
+    temperature: float = 0.5
+    """MPPI: softness of the weights, in units of the std of the sampled costs."""
+    mppi_adapt_std: bool = True
+    """MPPI: refit the std to the weighted samples too (as TD-MPC2); --no-mppi-adapt-std keeps it fixed."""
+    warm_start: bool = True
+    """CEM/MPPI: start each plan from the previous one shifted by a step."""
+    replan_every: int = 1
+    """Agent steps between plans (receding horizon)."""
+    cost: str = "l1"
+    """Latent distance to the goal: l1 (as V-JEPA 2-AC), l2 or cosine."""
+    cost_at: str = "final"
+    """final: distance of the last imagined latent; every: mean over the imagined steps."""
+    cost_units: str = "latent"
+    """latent: the encoder's own geometry (one global scale); standardized: each dimension by its data std."""
+    reward_weight: float = 0.0
+    """Also maximise the learned reward: subtract this times the mean predicted reward."""
+    uncertainty_penalty: float = 0.0
+    """Add this times the ensemble's disagreement (needs a dynamics model trained with --ensemble > 1)."""
+    precision: str = "auto"
+    """Planner products in fp32 or bf16; auto: bf16 where the hardware runs it natively."""
+    goal_settle_steps: int = 0
+    """Let the expert run this many more steps inside the target before the goal frame is taken."""
+    goal_at_rest: bool = True
+    """Zero the goal moment's joint velocities (a goal is a pose; matters for --encoder state)."""
+    episodes: int | None = None
+    """Evaluation episodes (default: from the preset)."""
+    episode_steps: int | None = None
+    """Agent steps per evaluation episode (default: from the preset)."""
+    gif: bool = False
+    """Also write the first episode as mpc_<planner>.gif."""
+    force: bool = False
+    """Evaluate again even if mpc_<planner>.json of these settings and this model exists."""
+    seed: int = 0
+    """Seeds the evaluation episodes and the planner's sampling."""
+    device: str = "auto"
+    """auto, cpu or cuda (planner and encoder)."""
+    data_dir: Path = DATA_DIR
+    """Root of the datasets (unused here; accepted like every phase script)."""
+    ckpt_dir: Path = CKPT_DIR
+    """Root of checkpoints; reads and writes <ckpt-dir>/<task>/<encoder>/."""
+    gpu: str = cloud.DEFAULT_GPU
+    """Modal GPU type for `modal run` (ignored locally)."""
+
+    def planner_config(self) -> PlannerConfig:
+        return PlannerConfig(**{f.name: getattr(self, f.name) for f in fields(PlannerConfig)})
+
+    def sizes(self) -> tuple[int, int]:
+        """(episodes, episode_steps) of the evaluation."""
+        preset = get_preset(self.preset)
+        episodes = preset.eval_episodes if self.episodes is None else self.episodes
+        steps = preset.eval_episode_steps if self.episode_steps is None else self.episode_steps
+        return episodes, steps
+
+    def validate(self) -> None:
+        self.planner_config().validate()
+        episodes, steps = self.sizes()
+        if episodes < 1 or steps < 1:
+            raise ConfigError(f"--episodes and --episode-steps must be at least 1, got {episodes}, {steps}")
+        if self.goal_settle_steps < 0:
+            raise ConfigError(f"--goal-settle-steps must be >= 0, got {self.goal_settle_steps}")
+
+
+def settings(cfg: Config, dynamics: Path) -> dict:
+    """Everything that determines the result; a rerun with equal settings reuses it."""
+    episodes, steps = cfg.sizes()
+    keep = ("task", "encoder", "encoder_id", "preset", "goal_settle_steps", "goal_at_rest", "seed")
+    return {
+        **cfg.planner_config().to_dict(),
+        **{k: getattr(cfg, k) for k in keep},
+        "episodes": episodes,
+        "episode_steps": steps,
+        "dynamics_sha256": hashlib.sha256(dynamics.read_bytes()).hexdigest()[:16],
+    }
+
+
+def dynamics_path(cfg: Config) -> Path:
+    path = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder) / "dynamics.pt"
+    if not path.exists():
+        raise UserError(
+            f"{path}: not found; run train_dynamics.py first, e.g. `python train_robots/train_dynamics.py "
+            f"--task {cfg.task} --encoder {cfg.encoder} --preset {cfg.preset} --ckpt-dir {cfg.ckpt_dir}`"
+        )
+    return path
+
+
+def main(cfg: Config) -> dict:
+    """Evaluate the planner of `cfg` in the real environment; returns the metrics written."""
+    cfg.validate()
+    path = dynamics_path(cfg)
+    out_dir = path.parent
+    stem = f"mpc_{cfg.planner}"
+    wanted = settings(cfg, path)
+    previous = _finished(out_dir / f"{stem}.json", wanted)
+    if previous is not None and not cfg.force:
+        print(f"{out_dir / stem}.json: already evaluated with these settings and this model (--force redoes it)")
+        return previous
+
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    env = ControlEnv(cfg.task)
+    encoder = build_encoder(cfg.encoder, env, get_preset(cfg.preset), device, cfg.encoder_id)
+    model = load_world_model(path, encoder=encoder.info.to_dict(), task=cfg.task).to(device)
+    planner = Planner(model, cfg.planner_config(), env.action_low, env.action_high, seed=cfg.seed, device=device)
+    controller = PlannerController(
+        planner, encoder, goal_settle_steps=cfg.goal_settle_steps, goal_at_rest=cfg.goal_at_rest
+    )
+    episodes, steps = cfg.sizes()
+    print(
+        f"{cfg.planner} on {cfg.task} / {cfg.encoder} (D={encoder.info.dim}): {cfg.samples} samples x "
+        f"{cfg.horizon} steps x {cfg.iterations} iterations, {planner.precision}, {device}"
+    )
+    metrics = evaluate(
+        env,
+        encoder,
+        controller,
+        episodes,
+        steps,
+        cfg.seed,
+        gif_path=out_dir / f"{stem}.gif" if cfg.gif else None,
+        plot_path=out_dir / f"{stem}_returns.png",
+        desc=f"mpc {cfg.planner}",
+    )
+    traces = controller.traces
+    metrics.update(planning_figures(traces))
+    metrics.update(
+        planner=cfg.planner,
+        task=cfg.task,
+        encoder_id=encoder.info.id,
+        latent_dim=encoder.info.dim,
+        precision=planner.precision,
+        device=str(device),
+        dynamics=str(path),
+        world_model=asdict(model.cfg),
+        settings=wanted,
+        code_version=code_version(),
+    )
+    _save_png(out_dir / f"{stem}_goal.png", controller.goals[0].frame)
+    imagined = open_loop_distance(planner, traces[0], controller.goals[0].z)
+    plot_planning(out_dir / f"{stem}_planning.png", traces[0], imagined, cfg)
+    write_json(out_dir / f"{stem}.json", metrics)
+    print(
+        f"{cfg.planner}: success {metrics['success_rate']:.0%}, return {metrics['mean_return']:.1f} "
+        f"+- {metrics['std_return']:.1f}, {metrics['ms_per_action']:.1f} ms/action -> {out_dir / stem}.json"
+    )
+    return metrics
+
+
+def _finished(path: Path, wanted: dict) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return previous if previous.get("settings") == wanted else None
+
+
+def planning_figures(traces: list[EpisodeTrace]) -> dict:
+    """Goal, planning and model-error figures over all episodes (flat, for the json)."""
+    best = np.concatenate([np.asarray(t.best_cost) for t in traces])  # [plans, iterations]
+    mean = np.concatenate([np.asarray(t.mean_cost) for t in traces])
+    # The plan in force predicted the distance after each action; compare with what was then observed.
+    one_step = [
+        np.abs(np.asarray(t.imagined_distance[:-1]) - np.asarray(t.real_distance[1:]))
+        for t in traces
+        if len(t.real_distance) > 1
+    ]
+    return {
+        "goal_steps_mean": float(np.mean([t.goal_steps for t in traces])),
+        "plans": int(best.shape[0]),
+        "ms_per_plan": 1000.0 * float(np.mean(np.concatenate([t.plan_seconds for t in traces]))),
+        "planning_best_cost_per_iteration": best.mean(0).tolist(),
+        "planning_mean_cost_per_iteration": mean.mean(0).tolist(),
+        "goal_distance_start": float(np.mean([t.real_distance[0] for t in traces])),
+        "goal_distance_min": float(np.mean([min(t.real_distance) for t in traces])),
+        "goal_distance_end": float(np.mean([t.real_distance[-1] for t in traces])),
+        "imagined_distance_error_1step": float(np.mean(np.concatenate(one_step))) if one_step else float("nan"),
+    }
+
+
+@torch.inference_mode()
+def open_loop_distance(planner: Planner, trace: EpisodeTrace, z_goal: np.ndarray) -> np.ndarray:
+    """Goal distance along the episode as the world model imagines it from the first latent
+    alone, fed the actions actually taken (how far imagination drifts from reality)."""
+    model, device = planner.model, planner.device
+    z0 = torch.as_tensor(trace.latents[0], device=device)[None]
+    actions = torch.as_tensor(np.stack(trace.actions), device=device)[None]
+    z = model.rollout(z0, actions)["z"][0]  # [T, D]: after each action
+    return np.concatenate([[trace.real_distance[0]], planner.distance(z.cpu().numpy(), z_goal)[:-1]])
+
+
+def plot_planning(path: Path, trace: EpisodeTrace, open_loop: np.ndarray, cfg: Config) -> None:
+    """Left: cost per planning iteration (mean over the first episode's plans). Right: latent
+    distance to the goal along the first episode: real, one step ahead by the plan, open loop."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    iterations = np.arange(1, len(trace.best_cost[0]) + 1)
+    left.plot(iterations, np.mean(trace.best_cost, 0), "o-", label="best sample")
+    left.plot(iterations, np.mean(trace.mean_cost, 0), "s--", label="mean of samples")
+    left.set(xlabel="iteration", ylabel=f"{cfg.cost} cost", title=f"{cfg.planner}: planning cost (first episode)")
+    left.set_xticks(iterations)
+    left.legend()
+    steps = np.arange(len(trace.real_distance))
+    right.plot(steps, trace.real_distance, label="real", color="black")
+    right.plot(steps[1:], trace.imagined_distance[:-1], label="imagined by the plan (1 step ahead)", alpha=0.8)
+    right.plot(steps, open_loop, label="imagined open loop from step 0", alpha=0.8)
+    right.set(xlabel="agent step", ylabel=f"{cfg.cost} distance to goal", title="latent distance to the goal")
+    right.set_yscale("log")
+    right.legend()
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _save_png(path: Path, frame: np.ndarray) -> None:
+    import imageio.v3 as iio
+
+    atomic_write_bytes(path, iio.imwrite("<bytes>", frame, extension=".png"))
+
+
+# ---------------------------------------------------------------- Modal (cloud GPUs)
+
+app = modal.App("train-robots-mpc", image=cloud.image)
+
+
+@app.function(gpu=cloud.DEFAULT_GPU, volumes=cloud.VOLUMES, timeout=6 * 3600)
+def mpc_remote(cfg_fields: dict) -> dict:
+    """Run main() on a GPU container against the checkpoint volume, and commit the outputs."""
+    cfg = replace(
+        Config(**cfg_fields),
+        data_dir=Path(cloud.REMOTE_DATA_DIR),
+        ckpt_dir=Path(cloud.REMOTE_CKPT_DIR),
+        device="cuda",
+    )
+    try:
+        return main(cfg)
+    finally:
+        cloud.data_volume.commit()
+
+
+@app.local_entrypoint()
+def modal_main(*arglist: str) -> None:
+    cfg = cli.parse(Config, arglist)
+    fields_ = {k: v for k, v in asdict(cfg).items() if k not in ("data_dir", "ckpt_dir")}
+    metrics = mpc_remote.with_options(gpu=cfg.gpu).remote(fields_)
+    print({k: metrics[k] for k in ("success_rate", "mean_return", "std_return", "ms_per_action")})
+
+
+if __name__ == "__main__":
+    cli.run(main, Config)
