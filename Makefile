@@ -21,7 +21,8 @@ demo: $(VENV)/.installed
 	$(PY) train_robots/run_pipeline.py --task $(TASK) --encoder $(ENCODER) --preset $(PRESET) --seed $(SEED)
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -q tests
+	# The smoke models are tiny: one thread each avoids oversubscribing a small machine.
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q tests
 
 bench: $(VENV)/.installed
 	$(PY) train_robots/bench.py
