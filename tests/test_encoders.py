@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import VJEPA2Config, VJEPA2Model, VJEPA2VideoProcessor
 
-from train_robots.common.encoders import EncoderUnavailable, build_encoder, encoder_info
+from train_robots.common.encoders import EncoderUnavailable, StateEncoder, build_encoder, encoder_info
 from train_robots.common.envs import ControlEnv
 from train_robots.common.presets import get_preset
 from train_robots.common.runtime import REPO_ROOT
@@ -103,3 +103,9 @@ def test_script_exits_nonzero_with_the_message(tmp_path):
     assert done.returncode == 2
     assert "--encoder-id /local/dir" in done.stderr and "Traceback" not in done.stderr
     assert not any(tmp_path.rglob("shard-*.npz"))
+
+
+def test_state_goals_compare_the_pose_and_not_the_velocities(env):
+    mask = StateEncoder(env).goal_dims
+    assert mask.shape == (env.obs_dim,) and mask.sum() == env.obs_dim - env.physics.model.nv
+    assert not mask[-env.physics.model.nv :].any()  # reacher's observation ends with the joint velocities

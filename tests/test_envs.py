@@ -50,3 +50,14 @@ def test_restored_state_replays_exactly(task):
 def test_unknown_task_is_a_clear_error():
     with pytest.raises(ConfigError, match="--task 'reacher-hard'"):
         ControlEnv("reacher-hard")
+
+
+def test_reacher_observation_does_not_change_when_the_shoulder_turns_a_full_circle():
+    env = ControlEnv("reacher-easy")
+    env.reset(seed=2)
+    before = env.observation()
+    state = env.get_state()
+    state[0] += 2 * np.pi  # qpos[0] is the unbounded shoulder hinge
+    env.set_state(state)
+    np.testing.assert_allclose(env.observation(), before, atol=1e-5)
+    assert env.obs_dim == 8  # (cos, sin) of two angles, to_target (2), velocity (2)

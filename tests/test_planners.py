@@ -43,7 +43,7 @@ def quadratic_problem(dim=4, seed=0):
 
 
 def make_planner(model, name, dim=4, low=-1.0, high=1.0, **changes):
-    settings = dict(planner=name, samples=200, horizon=10, iterations=6, elites=20, cost="l2") | changes
+    settings = dict(planner=name, samples=200, horizon=10, iterations=6, elites=20, cost="l2", reward_weight=0.0) | changes
     cfg = PlannerConfig(**settings)
     return Planner(model, cfg, np.full(dim, low, np.float32), np.full(dim, high, np.float32), seed=0)
 
@@ -172,3 +172,18 @@ def test_cost_units_latent_keeps_the_encoders_geometry():
     latent, standard = distance("latent"), distance("standardized")
     np.testing.assert_allclose(latent, ((z - goal).abs() / rms).mean(-1).numpy(), rtol=1e-5)
     np.testing.assert_allclose(standard, ((z - goal).abs() / std).mean(-1).numpy(), rtol=1e-5)
+
+
+def test_goal_dims_leave_the_other_dimensions_out_of_the_cost():
+    model = random_world_model(latent_dim=8)
+    z, goal = torch.randn(5, 8), torch.randn(8)
+    pose = np.array([True] * 6 + [False] * 2)  # e.g. reacher's state: velocities last
+    planner = Planner(model, PlannerConfig(cost_units="standardized"), -np.ones(2), np.ones(2), goal_dims=pose)
+    far_velocity = z.clone()
+    far_velocity[:, 6:] += 100.0
+    np.testing.assert_allclose(planner.distance(far_velocity.numpy(), goal.numpy()), planner.distance(z.numpy(), goal.numpy()))
+    assert planner.distance(z.numpy() + 1.0, goal.numpy()).mean() != planner.distance(z.numpy(), goal.numpy()).mean()
+    plan = planner.plan(z[0].numpy(), goal.numpy())  # the fast MLP path honours the mask too
+    assert np.isfinite(plan.cost)
+    with pytest.raises(ConfigError, match="goal_dims has 3 entries"):
+        Planner(model, PlannerConfig(), -np.ones(2), np.ones(2), goal_dims=np.ones(3, bool))

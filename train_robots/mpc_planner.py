@@ -79,8 +79,8 @@ class Config:
     """Sizes (evaluation episodes and steps, encoder size): smoke, cpu or full."""
     planner: str = "cem"
     """random (shooting), cem or mppi."""
-    samples: int = 1000
-    """Action sequences imagined per planning iteration."""
+    samples: int | None = None
+    """Action sequences imagined per planning iteration (default: from the preset; 1000 on full)."""
     horizon: int = 10
     """Agent steps imagined ahead."""
     iterations: int = 5
@@ -97,16 +97,17 @@ class Config:
     """MPPI: refit the std to the weighted samples too (as TD-MPC2); --no-mppi-adapt-std keeps it fixed."""
     warm_start: bool = True
     """CEM/MPPI: start each plan from the previous one shifted by a step."""
-    replan_every: int = 1
-    """Agent steps between plans (receding horizon)."""
+    replan_every: int | None = None
+    """Agent steps between plans (receding horizon; default: from the preset, 1 on full)."""
     cost: str = "l1"
     """Latent distance to the goal: l1 (as V-JEPA 2-AC), l2 or cosine."""
     cost_at: str = "final"
     """final: distance of the last imagined latent; every: mean over the imagined steps."""
     cost_units: str = "latent"
     """latent: the encoder's own geometry (one global scale); standardized: each dimension by its data std."""
-    reward_weight: float = 0.0
-    """Also maximise the learned reward: subtract this times the mean predicted reward."""
+    reward_weight: float = 0.1
+    """Also maximise the learned reward: subtract this times the mean predicted reward (0: the
+    goal distance alone; on reacher the reward term turns "close" into "inside the target")."""
     uncertainty_penalty: float = 0.0
     """Add this times the ensemble's disagreement (needs a dynamics model trained with --ensemble > 1)."""
     precision: str = "auto"
@@ -135,7 +136,10 @@ class Config:
     """Modal GPU type for `modal run` (ignored locally)."""
 
     def planner_config(self) -> PlannerConfig:
-        return PlannerConfig(**{f.name: getattr(self, f.name) for f in fields(PlannerConfig)})
+        preset = get_preset(self.preset)
+        sized = {"samples": preset.plan_samples, "replan_every": preset.plan_replan_every}
+        values = {f.name: getattr(self, f.name) for f in fields(PlannerConfig)}
+        return PlannerConfig(**{k: sized[k] if v is None and k in sized else v for k, v in values.items()})
 
     def sizes(self) -> tuple[int, int]:
         """(episodes, episode_steps) of the evaluation."""
@@ -193,14 +197,23 @@ def main(cfg: Config) -> dict:
     env = ControlEnv(cfg.task)
     encoder = build_encoder(cfg.encoder, env, get_preset(cfg.preset), device, cfg.encoder_id)
     model = load_world_model(path, encoder=encoder.info.to_dict(), task=cfg.task).to(device)
-    planner = Planner(model, cfg.planner_config(), env.action_low, env.action_high, seed=cfg.seed, device=device)
+    planner = Planner(
+        model,
+        cfg.planner_config(),
+        env.action_low,
+        env.action_high,
+        seed=cfg.seed,
+        device=device,
+        goal_dims=encoder.goal_dims,
+    )
     controller = PlannerController(
         planner, encoder, goal_settle_steps=cfg.goal_settle_steps, goal_at_rest=cfg.goal_at_rest
     )
     episodes, steps = cfg.sizes()
     print(
-        f"{cfg.planner} on {cfg.task} / {cfg.encoder} (D={encoder.info.dim}): {cfg.samples} samples x "
-        f"{cfg.horizon} steps x {cfg.iterations} iterations, {planner.precision}, {device}"
+        f"{cfg.planner} on {cfg.task} / {cfg.encoder} (D={encoder.info.dim}): {planner.cfg.samples} samples x "
+        f"{cfg.horizon} steps x {cfg.iterations} iterations, a plan every {planner.cfg.replan_every} steps, "
+        f"{planner.precision}, {device}"
     )
     metrics = evaluate(
         env,

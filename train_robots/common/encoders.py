@@ -59,6 +59,11 @@ class Encoder(ABC):
     def uses_pixels(self) -> bool:
         return self.info.image_size is not None
 
+    @property
+    def goal_dims(self) -> np.ndarray | None:
+        """Boolean mask of the latent dimensions a goal distance compares (None: all of them)."""
+        return None
+
     @abstractmethod
     def observe(self, env: ControlEnv) -> np.ndarray:
         """What this encoder reads from the environment now."""
@@ -73,6 +78,13 @@ class StateEncoder(Encoder):
 
     def __init__(self, env: ControlEnv):
         self.info = EncoderInfo(name="state", id=f"state:{env.name}", dim=env.obs_dim, image_size=None)
+        self._pose_dims = env.pose_dims()
+
+    @property
+    def goal_dims(self) -> np.ndarray:
+        """The pose, not the velocities: a goal is an image, and an image shows no velocity
+        (comparing velocities made CEM hold still rather than swing toward a distant goal)."""
+        return self._pose_dims
 
     def observe(self, env: ControlEnv) -> np.ndarray:
         return env.observation()

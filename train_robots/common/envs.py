@@ -123,9 +123,26 @@ class ControlEnv:
         return self.physics.render(height=size, width=size, camera_id=self.spec.camera_id)
 
     def observation(self) -> np.ndarray:
-        """The task's proprioceptive observation, flattened in the suite's key order."""
-        obs = self._env.task.get_observation(self.physics)
-        return np.concatenate([np.asarray(v, dtype=np.float32).ravel() for v in obs.values()])
+        """The task's proprioceptive observation, flattened in the suite's key order.
+
+        Reacher's joint angles are given as (cos, sin) pairs rather than radians: its
+        shoulder is unbounded, so the raw angle drifts by multiples of 2 pi out of any
+        dataset, while the arm (and every learned model) only depends on it modulo 2 pi.
+        """
+        return np.concatenate([v.ravel() for v in self._observation_parts().values()])
+
+    def pose_dims(self) -> np.ndarray:
+        """Which entries of `observation()` describe the pose (what one image shows): all but
+        the velocities. Goal distances on the state compare these."""
+        parts = self._observation_parts()
+        return np.concatenate([np.full(v.size, "velocity" not in key) for key, v in parts.items()])
+
+    def _observation_parts(self) -> dict[str, np.ndarray]:
+        obs = dict(self._env.task.get_observation(self.physics))
+        if self.spec.domain == "reacher":
+            angle = np.asarray(obs.pop("position"), dtype=np.float64)
+            obs = {"cos_position": np.cos(angle), "sin_position": np.sin(angle), **obs}
+        return {key: np.asarray(v, dtype=np.float32) for key, v in obs.items()}
 
     def get_state(self) -> np.ndarray:
         """Everything needed to restore this exact moment: qpos, qvel, act and task extras."""

@@ -76,7 +76,7 @@ class PlannerConfig:
     cost_units: str = "latent"
     """latent: the encoder's own geometry (centred, one global scale); standardized: every
     dimension divided by its own data std (the world model's `normalize`)."""
-    reward_weight: float = 0.0
+    reward_weight: float = 0.1
     """Subtract this times the mean predicted reward per step (0: goal distance only)."""
     uncertainty_penalty: float = 0.0
     """Add this times the mean ensemble disagreement per step (0: off)."""
@@ -147,7 +147,10 @@ class Planner:
         action_high: np.ndarray,
         seed: int = 0,
         device: torch.device | str | None = None,
+        goal_dims: np.ndarray | None = None,
     ):
+        """`goal_dims`: a boolean mask of the latent dimensions the goal distance compares
+        (None: all; the state encoder leaves out velocities, which no goal image shows)."""
         cfg.validate()
         self.model, self.cfg = model, cfg
         self.device = torch.device(device) if device is not None else _model_device(model)
@@ -157,8 +160,8 @@ class Planner:
         self.action_dim = int(low.shape[0])
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.precision = resolve_precision(cfg.precision, self.device)
-        self.imagine = imagination(model, cfg, self.precision)
-        self._unit_weight = cost_weight(model, cfg.cost_units)
+        self.imagine = imagination(model, cfg, self.precision, goal_dims=goal_dims)
+        self._unit_weight = cost_weight(model, cfg.cost_units, goal_dims)
         self._previous: torch.Tensor | None = None
         self._executed = 1
 
@@ -281,18 +284,26 @@ class Planner:
         return cost, distance
 
 
-def cost_weight(model: torch.nn.Module, units: str) -> torch.Tensor | None:
+def cost_weight(model: torch.nn.Module, units: str, goal_dims: np.ndarray | None = None) -> torch.Tensor | None:
     """Per-dimension factor turning the model's standardized latent into cost units (None: as is).
 
     "latent" undoes the per-dimension standardization up to one global scale (the RMS of the
     data stds), so the distance sees the encoder's own geometry. Standardizing every dimension
     instead lets rarely-varying ones dominate: on reacher's state, to_target (std 3 cm in the
     expert data) outweighs the joint angles and CEM settles in the other elbow configuration
-    next to the target (2/6 solved vs 6/6 in latent units)."""
+    next to the target (2/6 solved vs 6/6 in latent units).
+    Dimensions outside `goal_dims` get weight 0."""
     std = getattr(model, "z_std", None)
+    mask = None if goal_dims is None else torch.as_tensor(np.asarray(goal_dims, bool))
+    if mask is not None:
+        if std is not None and mask.shape != std.shape:
+            raise ConfigError(f"goal_dims has {mask.shape[0]} entries, but the world model's latent has {std.shape[0]}")
+        if not mask.any():
+            raise ConfigError("goal_dims selects no latent dimension to compare with the goal")
     if units == "standardized" or std is None:
-        return None
-    return std / std.pow(2).mean().sqrt()
+        return None if mask is None else mask.to(std.device if std is not None else "cpu", torch.float32)
+    mask = torch.ones_like(std, dtype=torch.bool) if mask is None else mask.to(std.device)
+    return torch.where(mask, std / std[mask].pow(2).mean().sqrt(), torch.zeros_like(std))
 
 
 def goal_distance(zn: torch.Tensor, goal: torch.Tensor, cost: str) -> torch.Tensor:
@@ -307,14 +318,20 @@ def goal_distance(zn: torch.Tensor, goal: torch.Tensor, cost: str) -> torch.Tens
     raise ConfigError(f"cost {cost!r} is unknown; choose one of {list(COSTS)}")
 
 
-def imagination(model: torch.nn.Module, cfg: PlannerConfig, precision: str = "fp32", fast: bool = True):
+def imagination(
+    model: torch.nn.Module,
+    cfg: PlannerConfig,
+    precision: str = "fp32",
+    fast: bool = True,
+    goal_dims: np.ndarray | None = None,
+):
     """A function (z0 [1 or N, D], actions [N, H, A], per_step) -> dict(z=latents in cost units
     [N, H or 1, D] float32, reward [N, H], uncertainty [N, H]) built on the model's primitives.
 
     A single MLP world model gets `MLPImagination` (the same numbers as `rollout`, less work);
     any other model (ensemble, Transformer) uses `rollout`. `precision="bf16"` runs the matrix
     products in bfloat16 (the running state and the costs stay float32)."""
-    weight = cost_weight(model, cfg.cost_units)
+    weight = cost_weight(model, cfg.cost_units, goal_dims)
     mcfg = getattr(model, "cfg", None)
     if fast and getattr(mcfg, "kind", None) == "mlp" and mcfg.ensemble == 1 and hasattr(model, "fold"):
         return MLPImagination(model, weight, need_reward=cfg.reward_weight != 0, precision=precision)

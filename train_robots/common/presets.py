@@ -54,6 +54,10 @@ class Preset:
     """World model: past (latent, action) pairs the Transformer attends to."""
     dynamics_horizon: int = 50
     """World model: longest open-loop horizon evaluated (clipped to the episode length)."""
+    plan_samples: int = 1000
+    """Planning: action sequences imagined per iteration."""
+    plan_replan_every: int = 1
+    """Planning: agent steps between plans (2 halves the cost per action)."""
     sac_updates: int = 30000
     """Dream-SAC: gradient steps on imagined transitions."""
     sac_eval_every: int = 5000
@@ -92,6 +96,8 @@ PRESETS: dict[str, Preset] = {
         dynamics_lr=3e-3,
         dynamics_window=4,
         dynamics_horizon=50,
+        plan_samples=64,
+        plan_replan_every=1,
         sac_updates=20,
         sac_eval_every=10,
         sac_eval_episodes=1,
@@ -123,6 +129,10 @@ PRESETS: dict[str, Preset] = {
         dynamics_lr=1e-3,
         dynamics_window=4,
         dynamics_horizon=50,
+        # Half the samples and a plan every 2 steps: 50 evaluation episodes of 500 steps take
+        # minutes, not an hour, on 2 cores, with the same success (10/10 either way).
+        plan_samples=500,
+        plan_replan_every=2,
         sac_updates=30000,
         sac_eval_every=5000,
         sac_eval_episodes=5,
