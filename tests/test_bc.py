@@ -64,17 +64,17 @@ def test_writes_checkpoint_and_flat_metrics(bc_run, bc_data):
     saved = json.loads((out / "bc.json").read_text())
     assert EVAL_KEYS | FIT_KEYS <= set(saved) and saved == metrics
     assert all(not isinstance(v, dict) for v in saved.values())  # flat
-    assert saved["encoder"] == "state" and saved["encoder_dim"] == 6 and saved["episodes"] == 2
+    assert saved["encoder"] == "state" and saved["encoder_dim"] == 8 and saved["episodes"] == 2
     data_seeds = {episode_seed(0, i, "data") for i in range(read_meta(bc_data / "reacher-easy" / "state")["episodes"])}
     assert not data_seeds & set(saved["seeds"])
 
 
 def test_reloaded_policy_reproduces_the_validation_loss(bc_run, bc_data):
     out, metrics = bc_run
-    policy = load_policy(out / "bc.pt", encoder={"name": "state", "dim": 6}, task="reacher-easy")
+    policy = load_policy(out / "bc.pt", encoder={"name": "state", "dim": 8}, task="reacher-easy")
     data = load_dataset(bc_data / "reacher-easy" / "state")
     val = np.asarray(metrics["val_episodes"])
-    z = torch.as_tensor(data.z[val, :-1].reshape(-1, 6))
+    z = torch.as_tensor(data.z[val, :-1].reshape(-1, 8))
     target = torch.as_tensor(data.expert_action[val].reshape(-1, 2))
     with torch.no_grad():
         actions = policy(z)

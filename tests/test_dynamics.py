@@ -12,7 +12,7 @@ from train_robots.common.checkpoint import CheckpointError
 from train_robots.common.training import TrainingError
 from train_robots.common.world_model import load_world_model
 
-ENCODER = {"name": "state", "dim": 6}
+ENCODER = {"name": "state", "dim": 8}
 
 
 def smoke_config(data_dir, ckpt_dir, **overrides) -> train_dynamics.Config:
@@ -39,7 +39,7 @@ def test_writes_checkpoint_metrics_and_plots(trained):
     assert (out / "dynamics_horizon.png").stat().st_size > 0
     assert not (out / "dynamics.partial.pt").exists()
     model = load_world_model(out / "dynamics.pt", encoder=ENCODER, task="reacher-easy")
-    assert model.cfg.latent_dim == 6 and model.cfg.kind == "mlp"
+    assert model.cfg.latent_dim == 8 and model.cfg.kind == "mlp"
 
 
 def test_trained_model_beats_copying_at_one_step(trained):
@@ -92,7 +92,7 @@ def test_single_episode_dataset_is_refused(tmp_path):
 
 def test_checkpoint_of_another_encoder_is_refused(trained):
     _, _, out = trained
-    with pytest.raises(CheckpointError, match="encoder dim is 6, but the data/command line has 1024"):
+    with pytest.raises(CheckpointError, match="encoder dim is 8, but the data/command line has 1024"):
         load_world_model(out / "dynamics.pt", encoder={"name": "state", "dim": 1024})
 
 

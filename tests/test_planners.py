@@ -43,7 +43,9 @@ def quadratic_problem(dim=4, seed=0):
 
 
 def make_planner(model, name, dim=4, low=-1.0, high=1.0, **changes):
-    settings = dict(planner=name, samples=200, horizon=10, iterations=6, elites=20, cost="l2", reward_weight=0.0) | changes
+    settings = (
+        dict(planner=name, samples=200, horizon=10, iterations=6, elites=20, cost="l2", reward_weight=0.0) | changes
+    )
     cfg = PlannerConfig(**settings)
     return Planner(model, cfg, np.full(dim, low, np.float32), np.full(dim, high, np.float32), seed=0)
 
@@ -181,7 +183,9 @@ def test_goal_dims_leave_the_other_dimensions_out_of_the_cost():
     planner = Planner(model, PlannerConfig(cost_units="standardized"), -np.ones(2), np.ones(2), goal_dims=pose)
     far_velocity = z.clone()
     far_velocity[:, 6:] += 100.0
-    np.testing.assert_allclose(planner.distance(far_velocity.numpy(), goal.numpy()), planner.distance(z.numpy(), goal.numpy()))
+    np.testing.assert_allclose(
+        planner.distance(far_velocity.numpy(), goal.numpy()), planner.distance(z.numpy(), goal.numpy())
+    )
     assert planner.distance(z.numpy() + 1.0, goal.numpy()).mean() != planner.distance(z.numpy(), goal.numpy()).mean()
     plan = planner.plan(z[0].numpy(), goal.numpy())  # the fast MLP path honours the mask too
     assert np.isfinite(plan.cost)

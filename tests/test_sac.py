@@ -15,7 +15,7 @@ from train_robots.common.runtime import ConfigError
 from train_robots.common.sac import ReplayBuffer, SACAgent, SACConfig, SACController, load_agent, save_agent
 from train_robots.common.world_model import WorldModel, WorldModelConfig
 
-D, A = 6, 2
+D, A = 8, 2  # reacher state: (cos, sin) of 2 angles, to_target, velocity
 ENCODER = {"name": "state", "id": "state:reacher-easy", "dim": D, "image_size": None}
 
 

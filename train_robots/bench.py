@@ -158,7 +158,7 @@ def bench_sac_policy(device: torch.device) -> dict:
 
 def bench_dynamics_training(device: torch.device) -> dict:
     """World-model training throughput (transitions predicted per second, forward + backward +
-    AdamW step) for each kind at D = 1024 (V-JEPA 2) and D = 6 (reacher state), cpu-preset sizes
+    AdamW step) for each kind at D = 1024 (V-JEPA 2) and D = 8 (reacher state), cpu-preset sizes
     and train_dynamics.py's default multi-step objective."""
     from train_robots import train_dynamics
     from train_robots.common.world_model import WorldModel
@@ -170,7 +170,7 @@ def bench_dynamics_training(device: torch.device) -> dict:
         "transformer": dict(model="transformer"),
     }
     figures = {"batch": base.batch, "rollout_steps": base.rollout_steps, "width": base.width}
-    for dim in (1024, 6):
+    for dim in (1024, 8):
         for label, change in kinds.items():
             cfg = replace(base, **change)
             model = WorldModel(cfg.world_model_config(dim, 2)).to(device)
@@ -221,14 +221,14 @@ def bench_policy_latency(device: torch.device) -> dict:
 def bench_planners(device: torch.device) -> dict:
     """Planner latency: ms per action (one plan per action) for each planner at the default
     sizes (1000 samples, horizon 10, 5 iterations) with a freshly initialised default-size
-    WorldModel, at D = 1024 (V-JEPA 2) and D = 6 (reacher state). Goals: <= 150 ms on 2 CPU
+    WorldModel, at D = 1024 (V-JEPA 2) and D = 8 (reacher state). Goals: <= 150 ms on 2 CPU
     cores and <= 5 ms on a GPU at D = 1024. Also the plain (unfolded) fp32 CEM, the naive baseline."""
     from train_robots.common.planners import Planner, PlannerConfig, imagination
     from train_robots.common.world_model import WorldModel, WorldModelConfig
 
     figures: dict = {"samples": 1000, "horizon": 10, "iterations": 5}
     rng = np.random.default_rng(0)
-    for dim in (1024, 6):
+    for dim in (1024, 8):
         torch.manual_seed(0)
         model = WorldModel(WorldModelConfig(latent_dim=dim, action_dim=2)).to(device).eval()
         with torch.no_grad():  # a fresh output layer is zero; give the dynamics something to do
