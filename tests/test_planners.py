@@ -191,3 +191,22 @@ def test_goal_dims_leave_the_other_dimensions_out_of_the_cost():
     assert np.isfinite(plan.cost)
     with pytest.raises(ConfigError, match="goal_dims has 3 entries"):
         Planner(model, PlannerConfig(), -np.ones(2), np.ones(2), goal_dims=np.ones(3, bool))
+
+
+def test_colored_noise_is_unit_variance_and_correlated_in_time_only_when_colored():
+    from train_robots.common.planners import colored_noise
+
+    g = torch.Generator().manual_seed(0)
+    white = colored_noise(4000, 10, 2, 0.0, g, torch.device("cpu"))
+    pink = colored_noise(4000, 10, 2, 2.0, g, torch.device("cpu"))
+    assert white.shape == pink.shape == (4000, 10, 2)
+    for noise in (white, pink):
+        assert abs(noise.std().item() - 1.0) < 0.05
+
+    def lag1(x):
+        return torch.corrcoef(torch.stack([x[:, :-1].flatten(), x[:, 1:].flatten()]))[0, 1].item()
+
+    assert abs(lag1(white)) < 0.05
+    assert lag1(pink) > 0.5  # a push lasts several steps
+    with pytest.raises(ConfigError, match="--noise-beta"):
+        PlannerConfig(noise_beta=-1.0).validate()

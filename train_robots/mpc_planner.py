@@ -93,6 +93,8 @@ class Config:
     """CEM/MPPI: floor of the refit std."""
     temperature: float = 0.5
     """MPPI: softness of the weights, in units of the std of the sampled costs."""
+    noise_beta: float = 0.0
+    """CEM/MPPI: sampling noise coloured along time, power ~ 1/f^beta (0: white noise)."""
     mppi_adapt_std: bool = True
     """MPPI: refit the std to the weighted samples too (as TD-MPC2); --no-mppi-adapt-std keeps it fixed."""
     warm_start: bool = True

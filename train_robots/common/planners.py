@@ -67,6 +67,9 @@ class PlannerConfig:
     """CEM/MPPI: floor of the refit std, so the search never collapses to a point."""
     temperature: float = 0.5
     """MPPI: softness of the weights, in units of the std of the sampled costs."""
+    noise_beta: float = 0.0
+    """CEM/MPPI: colour of the sampling noise along time, power ~ 1/f^beta (0: white; 2: iCEM's
+    choice, so sustained pushes are sampled as often as jitter)."""
     mppi_adapt_std: bool = True
     """MPPI: refit the std to the weighted samples too (as TD-MPC2); False keeps it fixed (classical MPPI)."""
     cost: str = "l1"
@@ -103,6 +106,7 @@ class PlannerConfig:
             (self.init_std > 0, f"--init-std must be positive, got {self.init_std}"),
             (self.min_std >= 0, f"--min-std must be >= 0, got {self.min_std}"),
             (self.temperature > 0, f"--temperature must be positive, got {self.temperature}"),
+            (self.noise_beta >= 0, f"--noise-beta must be >= 0, got {self.noise_beta}"),
             (
                 self.precision in PRECISIONS,
                 f"--precision {self.precision!r} is unknown; choose one of {list(PRECISIONS)}",
@@ -262,8 +266,7 @@ class Planner:
         return torch.cat([self._previous[k:], zeros[:k]])
 
     def _sample(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-        shape = (self.cfg.samples, *mean.shape)
-        noise = torch.randn(shape, generator=self.generator, device=self.device)
+        noise = colored_noise(self.cfg.samples, *mean.shape, self.cfg.noise_beta, self.generator, self.device)
         units = mean + std * noise
         units[0] = mean  # the current mean competes too: a good warm start is never lost
         return units.clamp(-1.0, 1.0)
@@ -282,6 +285,24 @@ class Planner:
         if self.cfg.uncertainty_penalty:
             cost = cost + self.cfg.uncertainty_penalty * imagined["uncertainty"].mean(1)
         return cost, distance
+
+
+def colored_noise(
+    samples: int, horizon: int, dim: int, beta: float, generator: torch.Generator, device: torch.device
+) -> torch.Tensor:
+    """Gaussian noise [samples, horizon, dim] with power spectrum 1/f^beta along time, unit
+    variance per step (beta = 0: white). Correlated noise makes sustained pushes (full torque
+    for several steps) likely samples; white noise averages them away (iCEM, Pinneri et al. 2020)."""
+    white = torch.randn(samples, dim, horizon, generator=generator, device=device)
+    if beta == 0:
+        return white.transpose(1, 2)
+    freqs = torch.fft.rfftfreq(horizon, device=device)
+    freqs[0] = freqs[1] if horizon > 1 else 1.0  # the constant component gets the lowest frequency's power
+    gain = freqs.pow(-beta / 2)
+    noise = torch.fft.irfft(torch.fft.rfft(white, dim=-1) * gain, n=horizon, dim=-1)
+    # A circular filter with impulse response h turns unit white noise into variance sum(h^2).
+    impulse = torch.fft.irfft(gain.to(torch.complex64), n=horizon)
+    return (noise / impulse.pow(2).sum().sqrt()).transpose(1, 2)
 
 
 def cost_weight(model: torch.nn.Module, units: str, goal_dims: np.ndarray | None = None) -> torch.Tensor | None:
