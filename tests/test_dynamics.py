@@ -48,9 +48,11 @@ def test_trained_model_beats_copying_at_one_step(trained):
 
 
 def test_rerun_reuses_the_finished_model(trained, capsys):
-    cfg, metrics, _ = trained
+    cfg, metrics, out = trained
+    before = (out / "dynamics.pt").read_bytes()
     again = train_dynamics.main(cfg)
     assert "already trained" in capsys.readouterr().out
+    assert (out / "dynamics.pt").read_bytes() == before  # planner results keyed on its hash stay valid
     assert again["rollout_error"] == metrics["rollout_error"]
 
 

@@ -166,3 +166,15 @@ def test_bad_flags_are_refused():
         smoke_generate_config("unused", epsilon=1.5).validate()
     with pytest.raises(ConfigError, match="--preset"):
         generate.Config(preset="huge").validate()
+
+
+def test_rerun_of_a_finished_dataset_leaves_its_meta_alone(state_dataset, tmp_path):
+    folder = tmp_path / "reacher-easy" / "state"
+    shutil.copytree(state_dataset, folder)
+    meta_path = folder / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["code_version"] = "an-older-commit"  # the data was made by an earlier version of the code
+    meta_path.write_text(json.dumps(meta))
+    before = meta_path.read_bytes()
+    generate.main(smoke_generate_config(tmp_path))
+    assert meta_path.read_bytes() == before  # later phases key their reuse on it

@@ -145,7 +145,12 @@ def ensure_meta(folder: Path, meta: dict) -> None:
                 + "\n  ".join(diffs)
                 + "\nUse another --data-dir, or delete the folder to start over."
             )
-        meta = {**existing, **meta}
+        # A resumed or repeated run keeps the folder's meta (its code version is the one that
+        # started the data): rewriting it would look like new data to every later phase.
+        merged = {**meta, **existing}
+        if merged != existing:
+            write_json(path, merged)
+        return
     write_json(path, meta)
 
 
