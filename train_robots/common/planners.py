@@ -229,33 +229,36 @@ class Planner:
         return best, history
 
     def _cem(self, z0, goal):
-        mean = self._initial_mean()
-        std = torch.full_like(mean, self.cfg.init_std)
-        history = []
-        for _ in range(self.cfg.iterations):
-            units = self._sample(mean, std)
-            cost = self._evaluate(z0, goal, units)[0]
-            elite_cost, idx = torch.topk(cost, self.cfg.elites, largest=False, sorted=False)
-            elites = units[idx]
-            mean, std = elites.mean(0), elites.std(0).clamp_min(self.cfg.min_std)
-            history.append((elite_cost.min(), cost.mean()))
-        return mean, history
+        return self._refine(z0, goal, self._cem_refit)
 
     def _mppi(self, z0, goal):
+        return self._refine(z0, goal, self._mppi_refit)
+
+    def _refine(self, z0, goal, refit):
+        """CEM and MPPI: sample around (mean, std), cost the samples, refit; `iterations` times."""
         mean = self._initial_mean()
         std = torch.full_like(mean, self.cfg.init_std)
         history = []
         for _ in range(self.cfg.iterations):
             units = self._sample(mean, std)
             cost = self._evaluate(z0, goal, units)[0]
-            scale = self.cfg.temperature * cost.std().clamp_min(1e-8)
-            weights = torch.softmax(-(cost - cost.min()) / scale, dim=0)
-            mean = torch.einsum("n,nha->ha", weights, units)
-            if self.cfg.mppi_adapt_std:
-                spread = torch.einsum("n,nha->ha", weights, (units - mean).pow(2)).sqrt()
-                std = spread.clamp_min(self.cfg.min_std)
+            mean, std = refit(units, cost, std)
             history.append((cost.min(), cost.mean()))
         return mean, history
+
+    def _cem_refit(self, units, cost, std):
+        """The elites' mean and std (the std floored at min_std)."""
+        elites = units[torch.topk(cost, self.cfg.elites, largest=False, sorted=False).indices]
+        return elites.mean(0), elites.std(0).clamp_min(self.cfg.min_std)
+
+    def _mppi_refit(self, units, cost, std):
+        """The exponentially cost-weighted mean (and, with mppi_adapt_std, the weighted spread)."""
+        scale = self.cfg.temperature * cost.std().clamp_min(1e-8)
+        weights = torch.softmax(-(cost - cost.min()) / scale, dim=0)
+        mean = torch.einsum("n,nha->ha", weights, units)
+        if self.cfg.mppi_adapt_std:
+            std = torch.einsum("n,nha->ha", weights, (units - mean).pow(2)).sqrt().clamp_min(self.cfg.min_std)
+        return mean, std
 
     def _initial_mean(self) -> torch.Tensor:
         zeros = torch.zeros(self.cfg.horizon, self.action_dim, device=self.device)
