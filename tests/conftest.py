@@ -26,3 +26,18 @@ def state_dataset(tmp_path_factory) -> Path:
     """A smoke-preset state-encoder dataset, generated once per test session."""
     root = tmp_path_factory.mktemp("data")
     return generate.main(smoke_generate_config(root))
+
+
+@pytest.fixture(scope="session")
+def smoke_dynamics(state_dataset, tmp_path_factory) -> tuple[Path, Path]:
+    """(data_dir, ckpt_dir) with a smoke-preset state world model trained by train_dynamics.main."""
+    from train_robots import train_dynamics
+
+    ckpt_dir = tmp_path_factory.mktemp("ckpt")
+    data_dir = state_dataset.parents[1]
+    train_dynamics.main(
+        train_dynamics.Config(
+            task="reacher-easy", encoder="state", preset="smoke", data_dir=data_dir, ckpt_dir=ckpt_dir, device="cpu"
+        )
+    )
+    return data_dir, ckpt_dir

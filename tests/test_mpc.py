@@ -4,23 +4,10 @@ import json
 
 import pytest
 
-from train_robots import mpc_planner, train_dynamics
+from train_robots import mpc_planner
 from train_robots.common.runtime import UserError
 
 SMALL = dict(samples=64, horizon=5, iterations=2, elites=8, episodes=2, episode_steps=8)
-
-
-@pytest.fixture(scope="module")
-def smoke_dynamics(state_dataset, tmp_path_factory):
-    """(data_dir, ckpt_dir) with a smoke-preset state world model trained by train_dynamics.main."""
-    ckpt_dir = tmp_path_factory.mktemp("ckpt")
-    data_dir = state_dataset.parents[1]
-    train_dynamics.main(
-        train_dynamics.Config(
-            task="reacher-easy", encoder="state", preset="smoke", data_dir=data_dir, ckpt_dir=ckpt_dir, device="cpu"
-        )
-    )
-    return data_dir, ckpt_dir
 
 
 def config(data_dir, ckpt_dir, **changes):

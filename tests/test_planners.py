@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from train_robots.common.planners import Planner, PlannerConfig, imagination
+from train_robots.common.imagination import imagination
+from train_robots.common.planners import Planner, PlannerConfig
 from train_robots.common.runtime import ConfigError
 from train_robots.common.world_model import WorldModel, WorldModelConfig
 
@@ -140,14 +141,17 @@ def random_world_model(latent_dim=64, width=32, ensemble=1, kind="mlp"):
 @pytest.mark.parametrize("latent_dim,folded", [(64, True), (6, False)])
 def test_mlp_fast_path_equals_the_plain_rollout(per_step, latent_dim, folded):
     model = random_world_model(latent_dim=latent_dim)
-    cfg = PlannerConfig(reward_weight=1.0)
-    fast, plain = imagination(model, cfg, "fp32"), imagination(model, cfg, "fp32", fast=False)
+    fast, plain = imagination(model, None, True, "fp32"), imagination(model, None, True, "fp32", fast=False)
     assert type(fast).__name__ == "MLPImagination" and fast.folded == folded
-    z0, actions = torch.randn(1, latent_dim), torch.rand(50, 10, 2) * 2 - 1
+    # 3 problems (each its own z0) of 50 samples
+    z0, actions = torch.randn(3, latent_dim), torch.rand(3, 50, 10, 2) * 2 - 1
     with torch.inference_mode():
         a, b = fast(z0, actions, per_step), plain(z0, actions, per_step)
-        c = imagination(model, cfg, "bf16")(z0, actions, per_step)
-    assert a["z"].shape == b["z"].shape == (50, 10 if per_step else 1, latent_dim)
+        c = imagination(model, None, True, "bf16")(z0, actions, per_step)
+        alone = plain(z0[1:2], actions[1:2], per_step)
+    assert a["z"].shape == b["z"].shape == (3, 50, 10 if per_step else 1, latent_dim)
+    assert a["reward"].shape == (3, 50, 10)
+    torch.testing.assert_close(b["z"][1:2], alone["z"], rtol=1e-5, atol=1e-5)  # problems do not mix
     torch.testing.assert_close(a["z"], b["z"], rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(a["reward"], b["reward"], rtol=1e-4, atol=1e-4)
     # bf16 products stay close enough to rank plans

@@ -42,12 +42,12 @@ class Recorder:
     def __init__(self, action_dim):
         self.action_dim, self.resets, self.latents = action_dim, [], []
 
-    def reset(self, env):
-        self.resets.append(env.get_state())
+    def reset(self, envs, seeds):
+        self.resets += [env.get_state() for env in envs]
 
     def act(self, z):
-        self.latents.append(z)
-        return np.zeros(self.action_dim, np.float32)
+        self.latents += list(z)
+        return np.zeros((len(z), self.action_dim), np.float32)
 
 
 def test_expert_solves_reacher_through_evaluate(tmp_path, env, state_encoder):
@@ -86,11 +86,11 @@ def test_evaluation_seeds_are_disjoint_from_the_data(env, state_encoder, state_d
 
 def test_controller_sees_the_encoded_observation_after_reset(env, state_encoder):
     recorder = Recorder(env.action_dim)
-    metrics = evaluate(env, state_encoder, recorder, 2, 3, seed=5)
+    metrics = evaluate(env, state_encoder, recorder, 2, 3, seed=5, parallel=1)
     assert len(recorder.resets) == 2 and len(recorder.latents) == 6
     for i, seed in enumerate(metrics["seeds"]):
         env.reset(seed)
-        np.testing.assert_array_equal(recorder.resets[i], env.get_state())  # reset(env) right after env.reset
+        np.testing.assert_array_equal(recorder.resets[i], env.get_state())  # reset right after env.reset
         np.testing.assert_array_equal(recorder.latents[3 * i], env.observation())  # z of the first frame
 
 

@@ -187,9 +187,10 @@ def test_controller_acts_within_the_env_bounds():
     agent = make_agent()
     controller = SACController(agent)
     env.reset(0)
-    controller.reset(env)
-    action = controller.act(env.observation())
-    assert action.shape == (env.action_dim,) and action.dtype == np.float32
+    controller.reset([env], [0])
+    actions = controller.act(np.stack([env.observation(), -env.observation()]))
+    assert actions.shape == (2, env.action_dim) and actions.dtype == np.float32
+    action = actions[0]
     assert np.all(action >= env.action_low) and np.all(action <= env.action_high)
 
 

@@ -138,7 +138,7 @@ def bench_sac_policy(device: torch.device) -> dict:
 
     dim, action_dim = 1024, 6
     figures = {"latent_dim": dim, "action_dim": action_dim, "hidden": SACConfig(dim, action_dim).hidden}
-    z = np.random.default_rng(0).standard_normal(dim).astype(np.float32)
+    z = np.random.default_rng(0).standard_normal((1, dim)).astype(np.float32)  # one episode
     devices = [torch.device("cpu")] + ([device] if device.type == "cuda" else [])
     for where in devices:
         agent = SACAgent(
@@ -205,7 +205,7 @@ def bench_policy_latency(device: torch.device) -> dict:
     preset = get_preset("cpu")
     dim, action_dim = 1024, 6
     figures = {"latent_dim": dim, "action_dim": action_dim, "hidden": preset.bc_hidden, "layers": preset.bc_layers}
-    z = np.random.default_rng(0).standard_normal(dim).astype(np.float32)
+    z = np.random.default_rng(0).standard_normal((1, dim)).astype(np.float32)  # one episode
     bounds = np.ones(action_dim, np.float32)
     devices = [torch.device("cpu")] + ([device] if device.type == "cuda" else [])
     for where in devices:
@@ -218,34 +218,86 @@ def bench_policy_latency(device: torch.device) -> dict:
     return figures
 
 
-def bench_planners(device: torch.device) -> dict:
-    """Planner latency: ms per action (one plan per action) for each planner at the default
-    sizes (1000 samples, horizon 10, 5 iterations) with a freshly initialised default-size
-    WorldModel, at D = 1024 (V-JEPA 2) and D = 8 (reacher state). Goals: <= 150 ms on 2 CPU
-    cores and <= 5 ms on a GPU at D = 1024. Also the plain (unfolded) fp32 CEM, the naive baseline."""
-    from train_robots.common.planners import Planner, PlannerConfig, imagination
+def _planner_model(dim: int, device: torch.device):
+    """A default-size WorldModel with non-trivial dynamics (a fresh output layer is zero)."""
     from train_robots.common.world_model import WorldModel, WorldModelConfig
+
+    torch.manual_seed(0)
+    model = WorldModel(WorldModelConfig(latent_dim=dim, action_dim=2)).to(device).eval()
+    with torch.no_grad():
+        for member in model.members:
+            torch.nn.init.normal_(member.out.weight, std=0.02)
+    return model
+
+
+def _plan_rate(planner, z: np.ndarray, goal: np.ndarray, repeats: int) -> float:
+    """Plans per second of a planner on a batch of problems (z, goal: [N, D])."""
+    planner.reset()
+
+    def plan() -> None:
+        planner.plan(z, goal)
+        if planner.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return _rate(plan, repeats)
+
+
+def bench_planners(device: torch.device) -> dict:
+    """Planner latency and throughput at the default sizes (1000 samples, horizon 10, 5 iterations,
+    one plan per action) with a freshly initialised default-size WorldModel, at D = 1024 (V-JEPA 2)
+    and D = 8 (reacher state). Goals: CEM <= 150 ms per action on 2 CPU cores and <= 5 ms on a GPU
+    at D = 1024, N = 1. N problems planned in one batch (episodes evaluated in lockstep) give
+    `D*_<planner>_N<n>_actions_per_s` (N / batch time) and ms per action = batch time / N.
+    Also the plain (unfolded) fp32 CEM, the naive baseline."""
+    from train_robots.common.imagination import imagination
+    from train_robots.common.planners import Planner, PlannerConfig
 
     figures: dict = {"samples": 1000, "horizon": 10, "iterations": 5}
     rng = np.random.default_rng(0)
+    bounds = np.ones(2, np.float32)
     for dim in (1024, 8):
-        torch.manual_seed(0)
-        model = WorldModel(WorldModelConfig(latent_dim=dim, action_dim=2)).to(device).eval()
-        with torch.no_grad():  # a fresh output layer is zero; give the dynamics something to do
-            for member in model.members:
-                torch.nn.init.normal_(member.out.weight, std=0.02)
-        z, goal = rng.standard_normal((2, dim)).astype(np.float32)
-        cases = {name: (PlannerConfig(planner=name), True) for name in ("random", "cem", "mppi")}
-        cases["cem_fp32"] = (PlannerConfig(planner="cem", precision="fp32"), True)
+        model = _planner_model(dim, device)
+        z, goal = rng.standard_normal((2, 50, dim)).astype(np.float32)
+        cases = {name: (PlannerConfig(planner=name), True, (1, 8, 50)) for name in ("random", "cem", "mppi")}
+        cases["cem_fp32"] = (PlannerConfig(planner="cem", precision="fp32"), True, (1,))
         if dim == 1024:
-            cases["cem_plain_fp32"] = (PlannerConfig(planner="cem", precision="fp32"), False)
-        for label, (cfg, fast) in cases.items():
-            planner = Planner(model, cfg, -np.ones(2, np.float32), np.ones(2, np.float32), device=device)
-            planner.imagine = imagination(model, cfg, planner.precision, fast=fast)
+            cases["cem_plain_fp32"] = (PlannerConfig(planner="cem", precision="fp32"), False, (1,))
+        for label, (cfg, fast, batches) in cases.items():
+            planner = Planner(model, cfg, -bounds, bounds, device=device)
+            planner.imagine = imagination(model, planner._unit_weight, True, planner.precision, fast=fast)
             if label == "cem":
                 figures["precision"] = planner.precision
-            rate = _rate(lambda p=planner, z=z, goal=goal: p.plan(z, goal), _repeats(10 if fast else 3, 1))
-            figures[f"D{dim}_{label}_ms_per_action"] = 1000.0 / rate
+            for n in batches:
+                repeats = _repeats(10 if fast else 3, 1) if n == 1 else _repeats(3, 1)
+                rate = _plan_rate(planner, z[:n], goal[:n], repeats) * n
+                suffix = "" if n == 1 else f"_N{n}"
+                figures[f"D{dim}_{label}{suffix}_ms_per_action"] = 1000.0 / rate
+                figures[f"D{dim}_{label}_N{n}_actions_per_s"] = rate
+    return figures
+
+
+def bench_evaluation(device: torch.device) -> dict:
+    """Closed-loop evaluation, one episode at a time against all in lockstep (one batched render
+    -> encode -> act per step): agent steps per second of a cpu-preset BC policy (D = 1024) on
+    `vjepa2-random` at the cpu preset's size (128 px), render included. Target: >= 5x at N = 50."""
+    from train_robots.common.policy import PolicyController, PolicyMLP
+    from train_robots.common.rollout import evaluate
+
+    preset = get_preset("cpu")
+    env = ControlEnv("reacher-easy")
+    encoder = build_encoder("vjepa2-random", env, preset, device)
+    policy = PolicyMLP(
+        encoder.info.dim, env.action_dim, preset.bc_hidden, preset.bc_layers, env.action_low, env.action_high
+    )
+    controller = PolicyController(policy.to(device))
+    episodes, steps = 50, _repeats(10, 2)
+    figures = {"episodes": episodes, "episode_steps": steps, "image_size": preset.image_size}
+    for n in (1, episodes):
+        start = time.perf_counter()
+        metrics = evaluate(env, encoder, controller, episodes, steps, seed=0, parallel=n, desc=f"eval N={n}")
+        figures[f"N{n}_steps_per_s"] = episodes * steps / (time.perf_counter() - start)
+        figures[f"N{n}_ms_per_step"] = metrics["ms_per_step"]
+    figures["speedup"] = figures[f"N{episodes}_steps_per_s"] / figures["N1_steps_per_s"]
     return figures
 
 
@@ -256,6 +308,7 @@ SECTIONS: dict[str, Callable[[torch.device], dict]] = {
     "sac_policy": bench_sac_policy,
     "dynamics_training": bench_dynamics_training,
     "planners": bench_planners,
+    "evaluation": bench_evaluation,
 }
 
 

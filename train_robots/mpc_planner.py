@@ -45,14 +45,10 @@ from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
 from train_robots.common.encoders import DEFAULT_VJEPA2_ID, build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
-from train_robots.common.planners import (  # noqa: E402
-    EpisodeTrace,
-    Planner,
-    PlannerConfig,
-    PlannerController,
-)
+from train_robots.common.planner_controller import EpisodeTrace, PlannerController  # noqa: E402
+from train_robots.common.planners import Planner, PlannerConfig  # noqa: E402
 from train_robots.common.presets import get_preset  # noqa: E402
-from train_robots.common.rollout import evaluate  # noqa: E402
+from train_robots.common.rollout import episodes_in_parallel, evaluate  # noqa: E402
 from train_robots.common.runtime import (  # noqa: E402
     CKPT_DIR,
     DATA_DIR,
@@ -122,6 +118,8 @@ class Config:
     """Evaluation episodes (default: from the preset)."""
     episode_steps: int | None = None
     """Agent steps per evaluation episode (default: from the preset)."""
+    parallel: int | None = None
+    """Evaluation episodes run in lockstep, planned in one batch (default: all that fit in memory)."""
     gif: bool = False
     """Also write the first episode as mpc_<planner>.gif."""
     force: bool = False
@@ -212,10 +210,11 @@ def main(cfg: Config) -> dict:
         planner, encoder, goal_settle_steps=cfg.goal_settle_steps, goal_at_rest=cfg.goal_at_rest
     )
     episodes, steps = cfg.sizes()
+    parallel = episodes_in_parallel(cfg.parallel, episodes, planner.bytes_per_problem(), device)
     print(
         f"{cfg.planner} on {cfg.task} / {cfg.encoder} (D={encoder.info.dim}): {planner.cfg.samples} samples x "
         f"{cfg.horizon} steps x {cfg.iterations} iterations, a plan every {planner.cfg.replan_every} steps, "
-        f"{planner.precision}, {device}"
+        f"{planner.precision}, {device}, {parallel} episodes at a time"
     )
     metrics = evaluate(
         env,
@@ -224,6 +223,7 @@ def main(cfg: Config) -> dict:
         episodes,
         steps,
         cfg.seed,
+        parallel=parallel,
         gif_path=out_dir / f"{stem}.gif" if cfg.gif else None,
         plot_path=out_dir / f"{stem}_returns.png",
         desc=f"mpc {cfg.planner}",
@@ -248,7 +248,8 @@ def main(cfg: Config) -> dict:
     write_json(out_dir / f"{stem}.json", metrics)
     print(
         f"{cfg.planner}: success {metrics['success_rate']:.0%}, return {metrics['mean_return']:.1f} "
-        f"+- {metrics['std_return']:.1f}, {metrics['ms_per_action']:.1f} ms/action -> {out_dir / stem}.json"
+        f"+- {metrics['std_return']:.1f}, {metrics['ms_per_action']:.1f} ms/action ({metrics['ms_per_batch']:.1f} ms "
+        f"per batch of {parallel}) -> {out_dir / stem}.json"
     )
     return metrics
 
@@ -294,7 +295,7 @@ def open_loop_distance(planner: Planner, trace: EpisodeTrace, z_goal: np.ndarray
     z0 = torch.as_tensor(trace.latents[0], device=device)[None]
     actions = torch.as_tensor(np.stack(trace.actions), device=device)[None]
     z = model.rollout(z0, actions)["z"][0]  # [T, D]: after each action
-    return np.concatenate([[trace.real_distance[0]], planner.distance(z.cpu().numpy(), z_goal)[:-1]])
+    return np.concatenate([[trace.real_distance[0]], planner.distance(z.cpu().numpy(), z_goal[None])[:-1]])
 
 
 def plot_planning(path: Path, trace: EpisodeTrace, open_loop: np.ndarray, cfg: Config) -> None:

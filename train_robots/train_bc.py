@@ -81,6 +81,8 @@ class Config:
     """Closed-loop evaluation episodes (default: from the preset)."""
     eval_episode_steps: int | None = None
     """Agent steps per evaluation episode (default: from the preset; 500 is a full episode)."""
+    parallel: int | None = None
+    """Evaluation episodes run in lockstep, encoded and acted for in one batch (default: all)."""
     force: bool = False
     """Retrain and re-evaluate even if a finished bc.pt / bc.json with these settings exists."""
     seed: int = 0
@@ -117,6 +119,7 @@ class Config:
             ("eval-episodes", sizes.eval_episodes),
             ("eval-episode-steps", sizes.eval_episode_steps),
             ("patience", self.patience),
+            ("parallel", 1 if self.parallel is None else self.parallel),
         ]:
             if value < 1:
                 raise ConfigError(f"--{flag} must be at least 1, got {value}")
@@ -335,6 +338,7 @@ def main(cfg: Config) -> dict:
         sizes.eval_episodes,
         sizes.eval_episode_steps,
         cfg.seed,
+        parallel=cfg.parallel,
         gif_path=out / "bc_episode0.gif",
         plot_path=out / "bc_returns.png",
         desc=f"bc eval ({cfg.encoder})",

@@ -1,7 +1,10 @@
 """Planning by imagining: pick actions whose imagined future ends near the goal latent.
 
 Three sampling planners over one world model, batched in torch (the same code on CPU and
-CUDA, seeded by a `torch.Generator`):
+CUDA). One call plans N independent problems (one per evaluation episode run in lockstep) in
+one tensor program; each problem keeps its own samples, elites, warm start and random stream
+(a `torch.Generator` per episode, seeded by the episode), so a plan does not depend on which
+other episodes share its batch:
 
 - `random`: random shooting, uniform action sequences; the best one seen is executed.
   It draws `samples` sequences in each of `iterations` rounds, the same budget as CEM.
@@ -21,7 +24,7 @@ step; optionally minus `reward_weight` times the mean predicted reward and plus
 encoder's own geometry (centred, one global scale: `cost_units="latent"`) or with every
 dimension standardized by its data std (`"standardized"`, the world model's `normalize`).
 Planners touch the world model only through its primitives (`rollout`, `normalize`);
-`imagination` picks an exact, faster formulation where the model allows one
+`imagination.imagination` picks an exact, faster formulation where the model allows one
 (`MLPImagination`).
 
 Actions are planned in [-1, 1] units and mapped to the environment's bounds, so a sample
@@ -30,22 +33,25 @@ can never leave them.
 
 from __future__ import annotations
 
-import copy
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
-from train_robots.common.encoders import Encoder
-from train_robots.common.envs import ControlEnv
-from train_robots.common.goals import Goal, goal_from_expert
+from train_robots.common.imagination import (
+    PRECISIONS,
+    imagination,
+    imagined_bytes_per_problem,
+    model_device,
+    resolve_precision,
+)
 from train_robots.common.runtime import ConfigError
 
 PLANNERS = ("random", "cem", "mppi")
 COSTS = ("l1", "l2", "cosine")
 COST_AT = ("final", "every")
-PRECISIONS = ("auto", "fp32", "bf16")
 COST_UNITS = ("latent", "standardized")
 
 
@@ -127,21 +133,30 @@ class PlannerConfig:
 
 @dataclass
 class Plan:
+    """The plans of N problems (arrays lead with N; `Planner.plan` of a single latent drops it)."""
+
     actions: np.ndarray
-    """[H, A] in the environment's units."""
-    cost: float
-    """Cost of the executed sequence (CEM/MPPI: of their final mean)."""
-    best_cost: list[float] = field(default_factory=list)
-    """Per iteration: the cheapest sampled sequence."""
-    mean_cost: list[float] = field(default_factory=list)
-    """Per iteration: the mean cost of the samples."""
-    imagined_distance: np.ndarray | None = None
-    """[H] goal distance of each imagined latent along the executed sequence."""
+    """[N, H, A] in the environment's units."""
+    cost: np.ndarray
+    """[N] cost of the executed sequence (CEM/MPPI: of their final mean)."""
+    best_cost: np.ndarray
+    """[N, iterations]: the cheapest sampled sequence of each iteration."""
+    mean_cost: np.ndarray
+    """[N, iterations]: the mean cost of each iteration's samples."""
+    imagined_distance: np.ndarray
+    """[N, H] goal distance of each imagined latent along the executed sequence."""
     seconds: float = 0.0
+    """Wall time of the whole batch."""
+
+    def single(self) -> Plan:
+        """The plan of a batch of one, without the leading N."""
+        return Plan(
+            self.actions[0], self.cost[0], self.best_cost[0], self.mean_cost[0], self.imagined_distance[0], self.seconds
+        )
 
 
 class Planner:
-    """A sampling planner over a world model; `plan(z, z_goal)` -> `Plan`."""
+    """A sampling planner over a world model; `plan(z, z_goal)` -> `Plan` for N problems at once."""
 
     def __init__(
         self,
@@ -156,76 +171,96 @@ class Planner:
         """`goal_dims`: a boolean mask of the latent dimensions the goal distance compares
         (None: all; the state encoder leaves out velocities, which no goal image shows)."""
         cfg.validate()
-        self.model, self.cfg = model, cfg
-        self.device = torch.device(device) if device is not None else _model_device(model)
+        self.model, self.cfg, self.seed = model, cfg, seed
+        self.device = torch.device(device) if device is not None else model_device(model)
         low = torch.as_tensor(np.asarray(action_low, np.float32), device=self.device)
         high = torch.as_tensor(np.asarray(action_high, np.float32), device=self.device)
         self._mid, self._half = (high + low) / 2, (high - low) / 2
         self.action_dim = int(low.shape[0])
-        self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.precision = resolve_precision(cfg.precision, self.device)
-        self.imagine = imagination(model, cfg, self.precision, goal_dims=goal_dims)
         self._unit_weight = cost_weight(model, cfg.cost_units, goal_dims)
+        self.imagine = imagination(model, self._unit_weight, cfg.reward_weight != 0, self.precision)
+        self.generators: list[torch.Generator] = []
         self._previous: torch.Tensor | None = None
         self._executed = 1
 
-    def reset(self) -> None:
-        """Forget the previous plan (a new episode)."""
+    def reset(self, episode_seeds: Sequence[int] | None = None) -> None:
+        """Start new episodes: forget the previous plans, and give each episode its own random
+        stream, seeded by (planner seed, episode seed), so its plans are the same whichever
+        episodes share its batch. Without seeds, problem i of the next plan gets stream i."""
         self._previous = None
+        seeds = [] if episode_seeds is None else episode_seeds
+        self.generators = [self._generator(s) for s in seeds]
+
+    def _generator(self, stream: int) -> torch.Generator:
+        state = np.random.SeedSequence([self.seed, int(stream)]).generate_state(2, np.uint64)[0]
+        return torch.Generator(device=self.device).manual_seed(int(state >> np.uint64(1)))
+
+    def bytes_per_problem(self) -> int:
+        """Roughly the memory one problem of a plan holds at once (sizes the episodes run in parallel)."""
+        cfg = self.cfg
+        return imagined_bytes_per_problem(self.imagine, self.model, cfg.samples, cfg.horizon)
 
     @torch.inference_mode()
     def plan(self, z: np.ndarray | torch.Tensor, z_goal: np.ndarray | torch.Tensor, executed: int = 1) -> Plan:
-        """Plan from latent `z` toward `z_goal`; `executed`: actions of the previous plan run since it was made."""
+        """Plan from latents `z` [N, D] toward `z_goal` [N, D] (or one problem: [D] and [D]);
+        `executed`: actions of the previous plan run since it was made."""
         start = time.perf_counter()
+        single = np.ndim(z) == 1
+        z0 = torch.as_tensor(z, dtype=torch.float32, device=self.device).reshape(-1, np.shape(z)[-1])
+        goal = self.embed(torch.as_tensor(z_goal, dtype=torch.float32, device=self.device).reshape(z0.shape[0], -1))
+        if not self.generators:
+            self.generators = [self._generator(i) for i in range(z0.shape[0])]
+        if len(self.generators) != z0.shape[0]:
+            raise ValueError(f"planning {z0.shape[0]} problems, but reset() started {len(self.generators)} episodes")
         self._executed = executed
-        z0 = torch.as_tensor(z, dtype=torch.float32, device=self.device).reshape(1, -1)
-        goal = self.embed(torch.as_tensor(z_goal, dtype=torch.float32, device=self.device).reshape(1, -1))
         search = {"random": self._random, "cem": self._cem, "mppi": self._mppi}[self.cfg.planner]
         units, history = search(z0, goal)
         self._previous = units
-        cost, distance = self._evaluate(z0, goal, units[None], per_step=True)
-        actions = self._to_env(units)
-        best, mean = torch.stack([torch.stack(pair) for pair in history]).T.tolist()
-        return Plan(
-            actions=actions.cpu().numpy(),
-            cost=float(cost[0]),
+        cost, distance = self._evaluate(z0, goal, units[:, None], per_step=True)
+        best, mean = (torch.stack(column, 1).cpu().numpy() for column in zip(*history))  # [N, iterations]
+        plan = Plan(
+            actions=self._to_env(units).cpu().numpy(),
+            cost=cost[:, 0].cpu().numpy(),
             best_cost=best,
             mean_cost=mean,
-            imagined_distance=distance[0].cpu().numpy(),
+            imagined_distance=distance[:, 0].cpu().numpy(),
             seconds=time.perf_counter() - start,
         )
+        return plan.single() if single else plan
 
     def embed(self, z: torch.Tensor) -> torch.Tensor:
         """Raw latents [..., D] -> the space goal distances are measured in."""
-        return self._in_cost_units(self.model.normalize(z))
-
-    def _in_cost_units(self, zn: torch.Tensor) -> torch.Tensor:
+        zn = self.model.normalize(z)
         return zn if self._unit_weight is None else zn * self._unit_weight
 
     @torch.inference_mode()
     def distance(self, z: np.ndarray, z_goal: np.ndarray) -> np.ndarray:
-        """Goal distance (this planner's cost and units) of raw latents [T, D] -> [T]."""
-        goal = torch.as_tensor(np.asarray(z_goal), dtype=torch.float32, device=self.device).reshape(1, -1)
-        zs = torch.as_tensor(np.asarray(z), dtype=torch.float32, device=self.device).reshape(1, -1, goal.shape[1])
-        return goal_distance(self.embed(zs), self.embed(goal), self.cfg.cost)[0].cpu().numpy()
+        """Goal distance (this planner's cost and units) of raw latents [..., D] to goals
+        broadcastable to them -> [...]."""
+        zs = self.embed(torch.as_tensor(np.asarray(z), dtype=torch.float32, device=self.device))
+        goal = self.embed(torch.as_tensor(np.asarray(z_goal), dtype=torch.float32, device=self.device))
+        return goal_distance(zs, goal.expand_as(zs), self.cfg.cost).cpu().numpy()
 
-    # -- searches: each returns the chosen sequence [H, A] in [-1, 1] units and per-iteration (best, mean) costs
-
-    # History entries stay tensors until the plan is done: one device sync per plan, not per iteration.
+    # -- searches: each returns the chosen sequences [N, H, A] in [-1, 1] units and per-iteration
+    # (best, mean) costs [N]. History entries stay tensors until the plan is done: one device
+    # sync per plan, not per iteration.
 
     def _random(self, z0, goal):
         shape = (self.cfg.samples, self.cfg.horizon, self.action_dim)
+        rows = torch.arange(z0.shape[0], device=self.device)
         best, best_cost, history = None, None, []
         for _ in range(self.cfg.iterations):
-            units = torch.rand(shape, generator=self.generator, device=self.device) * 2 - 1
-            cost = self._evaluate(z0, goal, units)[0]
-            i = torch.argmin(cost)
+            units = torch.stack([torch.rand(shape, generator=g, device=self.device) for g in self.generators]) * 2 - 1
+            cost = self._evaluate(z0, goal, units)[0]  # [N, S]
+            i = torch.argmin(cost, 1)
             if best is None:
-                best, best_cost = units[i], cost[i]
+                best, best_cost = units[rows, i], cost[rows, i]
             else:
-                best = torch.where(cost[i] < best_cost, units[i], best)
-                best_cost = torch.minimum(cost[i], best_cost)
-            history.append((best_cost, cost.mean()))
+                better = cost[rows, i] < best_cost
+                best = torch.where(better[:, None, None], units[rows, i], best)
+                best_cost = torch.minimum(cost[rows, i], best_cost)
+            history.append((best_cost, cost.mean(1)))
         return best, history
 
     def _cem(self, z0, goal):
@@ -236,57 +271,67 @@ class Planner:
 
     def _refine(self, z0, goal, refit):
         """CEM and MPPI: sample around (mean, std), cost the samples, refit; `iterations` times."""
-        mean = self._initial_mean()
+        mean = self._initial_mean(z0.shape[0])
         std = torch.full_like(mean, self.cfg.init_std)
         history = []
         for _ in range(self.cfg.iterations):
             units = self._sample(mean, std)
             cost = self._evaluate(z0, goal, units)[0]
             mean, std = refit(units, cost, std)
-            history.append((cost.min(), cost.mean()))
+            history.append((cost.min(1).values, cost.mean(1)))
         return mean, history
 
     def _cem_refit(self, units, cost, std):
-        """The elites' mean and std (the std floored at min_std)."""
-        elites = units[torch.topk(cost, self.cfg.elites, largest=False, sorted=False).indices]
-        return elites.mean(0), elites.std(0).clamp_min(self.cfg.min_std)
+        """The elites' mean and std (the std floored at min_std), per problem. Sorted, so the
+        elites are summed in cost order whatever the batch: a plan does not depend on N."""
+        index = torch.topk(cost, self.cfg.elites, dim=1, largest=False, sorted=True).indices  # [N, E]
+        elites = torch.gather(units, 1, index[:, :, None, None].expand(-1, -1, *units.shape[2:]))
+        return elites.mean(1), elites.std(1).clamp_min(self.cfg.min_std)
 
     def _mppi_refit(self, units, cost, std):
         """The exponentially cost-weighted mean (and, with mppi_adapt_std, the weighted spread)."""
-        scale = self.cfg.temperature * cost.std().clamp_min(1e-8)
-        weights = torch.softmax(-(cost - cost.min()) / scale, dim=0)
-        mean = torch.einsum("n,nha->ha", weights, units)
+        scale = self.cfg.temperature * cost.std(1, keepdim=True).clamp_min(1e-8)
+        weights = torch.softmax(-(cost - cost.min(1, keepdim=True).values) / scale, dim=1)
+        mean = torch.einsum("ns,nsha->nha", weights, units)
         if self.cfg.mppi_adapt_std:
-            std = torch.einsum("n,nha->ha", weights, (units - mean).pow(2)).sqrt().clamp_min(self.cfg.min_std)
+            spread = torch.einsum("ns,nsha->nha", weights, (units - mean[:, None]).pow(2))
+            std = spread.sqrt().clamp_min(self.cfg.min_std)
         return mean, std
 
-    def _initial_mean(self) -> torch.Tensor:
-        zeros = torch.zeros(self.cfg.horizon, self.action_dim, device=self.device)
+    def _initial_mean(self, n: int) -> torch.Tensor:
+        zeros = torch.zeros(n, self.cfg.horizon, self.action_dim, device=self.device)
         if not self.cfg.warm_start or self._previous is None:
             return zeros
-        # Receding horizon: the previous plan, advanced by the steps taken since it was made.
+        # Receding horizon: the previous plans, advanced by the steps taken since they were made.
         k = min(self._executed, self.cfg.horizon)
-        return torch.cat([self._previous[k:], zeros[:k]])
+        return torch.cat([self._previous[:, k:], zeros[:, :k]], 1)
 
     def _sample(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-        noise = colored_noise(self.cfg.samples, *mean.shape, self.cfg.noise_beta, self.generator, self.device)
-        units = mean + std * noise
-        units[0] = mean  # the current mean competes too: a good warm start is never lost
+        """[N, S, H, A] samples around each problem's (mean, std), from its own random stream."""
+        horizon, dim = mean.shape[1:]
+        noise = torch.stack(
+            [
+                colored_noise(self.cfg.samples, horizon, dim, self.cfg.noise_beta, g, self.device)
+                for g in self.generators
+            ]
+        )
+        units = mean[:, None] + std[:, None] * noise
+        units[:, 0] = mean  # the current mean competes too: a good warm start is never lost
         return units.clamp(-1.0, 1.0)
 
     def _to_env(self, units: torch.Tensor) -> torch.Tensor:
         return self._mid + self._half * units
 
     def _evaluate(self, z0, goal, units, per_step: bool = False):
-        """Costs [N] of sequences [N, H, A] (and [N, H] distances along them if per_step)."""
-        actions = self._to_env(units)
-        imagined = self.imagine(z0, actions, per_step or self.cfg.cost_at == "every")
-        distance = goal_distance(imagined["z"], goal, self.cfg.cost)  # [N, H'] (H' = 1 or H)
-        cost = distance.mean(1) if self.cfg.cost_at == "every" else distance[:, -1]
+        """Costs [N, S] of sequences [N, S, H, A] (and [N, S, H'] distances along them)."""
+        imagined = self.imagine(z0, self._to_env(units), per_step or self.cfg.cost_at == "every")
+        z = imagined["z"]  # [N, S, H', D]
+        distance = goal_distance(z, goal[:, None, None].expand_as(z), self.cfg.cost)
+        cost = distance.mean(-1) if self.cfg.cost_at == "every" else distance[..., -1]
         if self.cfg.reward_weight:
-            cost = cost - self.cfg.reward_weight * imagined["reward"].mean(1)
+            cost = cost - self.cfg.reward_weight * imagined["reward"].mean(-1)
         if self.cfg.uncertainty_penalty:
-            cost = cost + self.cfg.uncertainty_penalty * imagined["uncertainty"].mean(1)
+            cost = cost + self.cfg.uncertainty_penalty * imagined["uncertainty"].mean(-1)
         return cost, distance
 
 
@@ -331,205 +376,12 @@ def cost_weight(model: torch.nn.Module, units: str, goal_dims: np.ndarray | None
 
 
 def goal_distance(zn: torch.Tensor, goal: torch.Tensor, cost: str) -> torch.Tensor:
-    """Distance of latents [N, H, D] to a goal [1, D] (both in cost units) -> [N, H]."""
-    diff = zn - goal[:, None]
+    """Distance of latents [..., D] to goals of the same shape (both in cost units) -> [...]."""
+    diff = zn - goal
     if cost == "l1":
         return diff.abs().mean(-1)
     if cost == "l2":
         return diff.pow(2).mean(-1).sqrt()
     if cost == "cosine":
-        return 1.0 - torch.nn.functional.cosine_similarity(zn, goal[:, None].expand_as(zn), dim=-1)
+        return 1.0 - torch.nn.functional.cosine_similarity(zn, goal, dim=-1)
     raise ConfigError(f"cost {cost!r} is unknown; choose one of {list(COSTS)}")
-
-
-def imagination(
-    model: torch.nn.Module,
-    cfg: PlannerConfig,
-    precision: str = "fp32",
-    fast: bool = True,
-    goal_dims: np.ndarray | None = None,
-):
-    """A function (z0 [1 or N, D], actions [N, H, A], per_step) -> dict(z=latents in cost units
-    [N, H or 1, D] float32, reward [N, H], uncertainty [N, H]) built on the model's primitives.
-
-    A single MLP world model gets `MLPImagination` (the same numbers as `rollout`, less work);
-    any other model (ensemble, Transformer) uses `rollout`. `precision="bf16"` runs the matrix
-    products in bfloat16 (the running state and the costs stay float32)."""
-    weight = cost_weight(model, cfg.cost_units, goal_dims)
-    mcfg = getattr(model, "cfg", None)
-    if fast and getattr(mcfg, "kind", None) == "mlp" and mcfg.ensemble == 1 and hasattr(model, "fold"):
-        return MLPImagination(model, weight, need_reward=cfg.reward_weight != 0, precision=precision)
-    device_type = _model_device(model).type
-
-    def plain(z0, actions, per_step):
-        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            out = model.rollout(z0.expand(actions.shape[0], -1), actions)
-        z = model.normalize((out["z"] if per_step else out["z"][:, -1:]).float())
-        return {
-            "z": z if weight is None else z * weight,
-            "reward": out["reward"].float(),
-            "uncertainty": out["uncertainty"].float(),
-        }
-
-    return plain
-
-
-class MLPImagination:
-    """Roll a single MLP world model out for planning, skipping what the cost does not read
-    (the discount head; the reward head unless rewards are weighted).
-
-    Wide latents (D > width / 2) are rolled out folded (`WorldModel.fold`): with
-    x_t = in_z(zn_t) + in_a(a_t) the first layer's pre-activation and the residual
-    zn_{t+1} = zn_t + s * out(g_t), x_{t+1} = x_t + (in_a(a_{t+1}) - in_a(a_t) + c) + M g_t:
-    per step two width x width products instead of two width x D ones, and the latent is
-    rebuilt (in cost units: the output layer absorbs s and the unit weight) only where the
-    cost reads it. Narrow latents step zn directly."""
-
-    def __init__(self, model: torch.nn.Module, weight: torch.Tensor | None, need_reward: bool, precision: str = "fp32"):
-        dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-        with torch.no_grad():  # constants of the planner, never trained
-            fold = model.fold()
-            member, core = fold.member, fold.member.core
-            self.model, self.fold, self.dtype = model, fold, dtype
-            self.weight = torch.ones_like(fold.scale) if weight is None else weight
-            self.folded = 2 * model.cfg.latent_dim > model.cfg.width
-            self.in_z, self.in_norm, self.in_a = core.in_z, core.in_norm, core.in_a
-            self.hidden = copy.deepcopy(core.hidden).to(dtype)
-            # The reward head costs as much as a hidden layer: built only when a cost reads it.
-            self.reward_head = copy.deepcopy(member.reward_head).to(dtype) if need_reward else None
-            self.m_t = fold.M.T.contiguous().to(dtype)
-            self.w_out_t = fold.w_out.T.contiguous().to(dtype)  # direct: zn += s * (g W_out^T + b)
-            # folded: (zn_t) * weight = zn_0 * weight + (sum g) @ out_t + t * out_b
-            self.out_t = (fold.w_out.T * (fold.scale * self.weight)).contiguous().to(dtype)
-            self.out_b = fold.b_out * fold.scale * self.weight
-
-    def _features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.hidden(torch.nn.functional.silu(self.in_norm(x)).to(self.dtype))
-
-    def _reward(self, g: torch.Tensor, rewards: list) -> None:
-        if self.reward_head is not None:
-            rewards.append(self.reward_head(g).squeeze(-1).float())
-
-    def __call__(self, z0: torch.Tensor, actions: torch.Tensor, per_step: bool) -> dict[str, torch.Tensor]:
-        n, horizon = actions.shape[:2]
-        zn0 = self.model.normalize(z0)
-        an = self.model.normalize_action(actions).transpose(0, 1)  # [H, N, A], time-major
-        z, rewards = self._folded(zn0, an, per_step) if self.folded else self._direct(zn0, self.in_a(an), per_step)
-        zeros = z.new_zeros(n, horizon)
-        return {"z": z, "reward": torch.stack(rewards, 1) if rewards else zeros, "uncertainty": zeros}
-
-    def _direct(self, zn0, a_in, per_step):
-        fold, zn, zs, rewards = self.fold, zn0, [], []
-        for t in range(a_in.shape[0]):
-            g = self._features(self.in_z(zn) + a_in[t])
-            self._reward(g, rewards)
-            zn = zn + fold.scale * ((g @ self.w_out_t).float() + fold.b_out)
-            if per_step:
-                zs.append(zn)
-        return (torch.stack(zs, 1) if per_step else zn[:, None]) * self.weight, rewards
-
-    def _folded(self, zn0, an, per_step):
-        horizon = an.shape[0]
-        x = self.in_a(an[0]) + self.fold.encode(zn0)
-        # The action and bias parts of x_{t+1} - x_t in one product (in_a is linear, bias-free).
-        x_step = torch.nn.functional.linear(an[1:] - an[:-1], self.in_a.weight, self.fold.c)
-        features, rewards, g_sum = [], [], torch.zeros_like(x)
-        for t in range(horizon):
-            g = self._features(x)
-            self._reward(g, rewards)
-            if per_step:
-                features.append(g)
-            else:
-                g_sum += g  # a running sum: stacking [N, H, W] costs a copy
-            if t + 1 < horizon:
-                x = x + x_step[t]
-                x += g @ self.m_t
-        start = zn0 * self.weight  # [1 or N, D]
-        if per_step:
-            steps = torch.arange(1, horizon + 1, device=x.device, dtype=torch.float32)[:, None]
-            g_sums = torch.stack(features, 1).float().cumsum(1).to(self.dtype)  # [N, H, W]
-            return start[:, None] + steps * self.out_b + (g_sums @ self.out_t).float(), rewards
-        return (start + horizon * self.out_b + (g_sum.to(self.dtype) @ self.out_t).float())[:, None], rewards
-
-
-def resolve_precision(name: str, device: torch.device) -> str:
-    """auto: bfloat16 products where the hardware runs them natively (recent GPUs, AVX512-BF16/AMX CPUs)."""
-    if name not in PRECISIONS:
-        raise ConfigError(f"--precision {name!r} is unknown; choose one of {list(PRECISIONS)}")
-    if name != "auto":
-        return name
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
-
-
-def _model_device(model: torch.nn.Module) -> torch.device:
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
-@dataclass
-class EpisodeTrace:
-    """What a planner saw and imagined in one episode (for plots and metrics)."""
-
-    goal_steps: int
-    """Expert steps to the goal from this episode's start."""
-    real_distance: list[float] = field(default_factory=list)
-    """Goal distance of the real latent at each step (before acting)."""
-    imagined_distance: list[float] = field(default_factory=list)
-    """Goal distance the plan in force imagined after each executed action (so entry t
-    predicts real_distance[t + 1])."""
-    best_cost: list[list[float]] = field(default_factory=list)
-    """Per plan: the best cost per iteration."""
-    mean_cost: list[list[float]] = field(default_factory=list)
-    """Per plan: the mean sample cost per iteration."""
-    plan_seconds: list[float] = field(default_factory=list)
-    latents: list[np.ndarray] = field(default_factory=list)
-    """The real latents (kept for the first `keep_latents` episodes only)."""
-    actions: list[np.ndarray] = field(default_factory=list)
-
-
-class PlannerController:
-    """The Controller protocol around a planner: a goal from the expert at each reset, a new
-    plan every `replan_every` steps, the plan's next action in between."""
-
-    def __init__(
-        self,
-        planner: Planner,
-        encoder: Encoder,
-        goal_settle_steps: int = 0,
-        goal_at_rest: bool = True,
-        keep_latents: int = 1,
-    ):
-        self.planner, self.encoder, self.keep_latents = planner, encoder, keep_latents
-        self.goal_options = dict(settle_steps=goal_settle_steps, at_rest=goal_at_rest)
-        self.goal: Goal | None = None
-        self.goals: list[Goal] = []
-        self.traces: list[EpisodeTrace] = []
-
-    def reset(self, env: ControlEnv) -> None:
-        self.planner.reset()
-        self.goal = goal_from_expert(env, self.encoder, **self.goal_options)
-        self.goals.append(self.goal)
-        self.traces.append(EpisodeTrace(goal_steps=self.goal.steps))
-        self._plan: Plan | None = None
-        self._step = 0
-
-    def act(self, z: np.ndarray) -> np.ndarray:
-        if self.goal is None:
-            raise RuntimeError("PlannerController.act called before reset(env)")
-        trace, k = self.traces[-1], self._step % self.planner.cfg.replan_every
-        if k == 0:
-            self._plan = self.planner.plan(z, self.goal.z, executed=self.planner.cfg.replan_every)
-            trace.best_cost.append(self._plan.best_cost)
-            trace.mean_cost.append(self._plan.mean_cost)
-            trace.plan_seconds.append(self._plan.seconds)
-        trace.real_distance.append(float(self.planner.distance(z, self.goal.z)[0]))
-        trace.imagined_distance.append(float(self._plan.imagined_distance[k]))
-        action = self._plan.actions[k].astype(np.float32)
-        if len(self.traces) <= self.keep_latents:
-            trace.latents.append(np.asarray(z, np.float32))
-            trace.actions.append(action)
-        self._step += 1
-        return action

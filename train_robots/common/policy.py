@@ -7,6 +7,7 @@ state_dict is the whole policy: loading needs no dataset.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -92,16 +93,16 @@ def load_policy(
 
 
 class PolicyController:
-    """A policy behind the Controller interface of common/rollout.py (batch 1, no gradients)."""
+    """A policy behind the Controller interface of common/rollout.py (a batch of latents, no gradients)."""
 
     def __init__(self, policy: PolicyMLP):
         self.policy = policy.eval()
         self.device = next(policy.parameters()).device
 
-    def reset(self, env: ControlEnv) -> None:
+    def reset(self, envs: Sequence[ControlEnv], seeds: Sequence[int]) -> None:
         pass  # memoryless: nothing to reset
 
     @torch.inference_mode()
     def act(self, z: np.ndarray) -> np.ndarray:
-        z = torch.as_tensor(np.asarray(z, np.float32), device=self.device)[None]
-        return self.policy(z)[0].cpu().numpy()
+        """Latents [N, D] -> actions [N, A]."""
+        return self.policy(torch.as_tensor(np.asarray(z, np.float32), device=self.device)).cpu().numpy()

@@ -1,36 +1,45 @@
 """Closed-loop evaluation shared by every controller (BC, planners, SAC, the expert).
 
-Each step renders/reads what the encoder observes, encodes it to a latent z, and asks the
-controller for an action: the same path the robot would run, encoder in the loop. Episodes
-start from evaluation seeds (`episode_seed(seed, i, "eval")`), a stream disjoint from the
-data-collection seeds, so no evaluation episode replays a training one.
+N episodes run in lockstep (`parallel`, default: all of them): at each step the N
+environments are read (rendered, for a pixel encoder), their observations encoded in one
+batched encoder call, and the controller acts for all N in one batched call; then each
+environment steps. The same path the robot would run, encoder in the loop, at the batch
+sizes that keep a CPU or GPU busy. Episodes start from evaluation seeds
+(`episode_seed(seed, i, "eval")`), a stream disjoint from the data-collection seeds, so no
+evaluation episode replays a training one; an episode's result does not depend on N (its
+controller's randomness is seeded by its own seed), up to float rounding of batched products.
 """
 
 from __future__ import annotations
 
 import io
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from train_robots.common.encoders import Encoder
 from train_robots.common.envs import ControlEnv
 from train_robots.common.experts import make_expert
-from train_robots.common.runtime import atomic_write_bytes, episode_seed
+from train_robots.common.runtime import ConfigError, atomic_write_bytes, episode_seed
 
 GIF_SIZE = 128
 """Pixels of the first episode's GIF frames."""
+MEMORY_BUDGET = 2 << 30
+"""Bytes the controllers of the episodes run in parallel may hold on a CPU."""
 
 
 class Controller(Protocol):
-    def reset(self, env: ControlEnv) -> None:
-        """Called right after `env.reset(seed)` at each episode start (planners build goals here)."""
+    def reset(self, envs: Sequence[ControlEnv], seeds: Sequence[int]) -> None:
+        """Called right after `envs[i].reset(seeds[i])` for a batch of episode starts (planners
+        build goals here, and seed each episode's random stream with its seed)."""
 
     def act(self, z: np.ndarray) -> np.ndarray:
-        """Latent [D] float32 -> action [A] within the action bounds."""
+        """Latents [N, D] float32 -> actions [N, A] within the action bounds."""
 
 
 class ExpertController:
@@ -41,18 +50,18 @@ class ExpertController:
 
     def __init__(self, task: str):
         self.expert = make_expert(task)
-        self.env: ControlEnv | None = None
+        self.envs: Sequence[ControlEnv] = ()
         self.step = 0
 
-    def reset(self, env: ControlEnv) -> None:
-        self.env, self.step = env, 0
+    def reset(self, envs: Sequence[ControlEnv], seeds: Sequence[int]) -> None:
+        self.envs, self.step = envs, 0
 
     def act(self, z: np.ndarray) -> np.ndarray:
-        if self.env is None:
-            raise RuntimeError("ExpertController.act called before reset(env)")
-        action = self.expert.act(self.env, self.step)
+        if not self.envs:
+            raise RuntimeError("ExpertController.act called before reset(envs, seeds)")
+        actions = np.stack([self.expert.act(env, self.step) for env in self.envs])
         self.step += 1
-        return action
+        return actions
 
 
 def evaluate(
@@ -62,57 +71,99 @@ def evaluate(
     episodes: int,
     episode_steps: int,
     seed: int,
+    parallel: int | None = None,
     gif_path: Path | None = None,
     plot_path: Path | None = None,
     desc: str = "eval",
 ) -> dict:
-    """Run `episodes` closed-loop episodes; return flat metrics (see the module docstring).
+    """Run `episodes` closed-loop episodes, `parallel` at a time; return flat metrics.
 
-    An episode is solved if any of its steps earned the full reward. `ms_per_action` times
-    the controller alone; `ms_per_step` times observe + encode + act (not the physics).
+    `env` is the first of the environments (the others are made like it). An episode is solved
+    if any of its steps earned the full reward. `ms_per_action` is the controller's time per
+    action of one episode (batch time / N), `ms_per_batch` the whole batched call, and
+    `ms_per_step` observe + encode + act per episode and step (not the physics).
     """
     if episodes < 1 or episode_steps < 1:
         raise ValueError(f"evaluate needs episodes >= 1 and episode_steps >= 1, got {episodes}, {episode_steps}")
+    width = episodes if parallel is None else max(1, min(int(parallel), episodes))
+    envs = [env] + [ControlEnv(env.name) for _ in range(width - 1)]
     seeds = [episode_seed(seed, i, "eval") for i in range(episodes)]
-    returns, successes, act_seconds, step_seconds = [], [], [], []
+    returns, solved = np.zeros(episodes), np.zeros(episodes, bool)
+    act_seconds, step_seconds, batch_sizes = [], [], []
     frames: list[np.ndarray] = []
-    progress = tqdm(seeds, desc=desc, unit="ep")
-    for index, episode in enumerate(progress):
-        env.reset(episode)
-        controller.reset(env)
-        total, solved = 0.0, False
-        for _ in range(episode_steps):
-            if gif_path is not None and index == 0:
-                frames.append(env.render(GIF_SIZE))
+    progress = tqdm(total=episodes * episode_steps, desc=desc, unit="step")
+    for first in range(0, episodes, width):
+        batch = slice(first, min(first + width, episodes))
+        active = envs[: batch.stop - first]
+        for env_i, episode in zip(active, seeds[batch]):
+            env_i.reset(episode)
+        controller.reset(active, seeds[batch])
+        for t in range(episode_steps):
+            if gif_path is not None and first == 0:
+                frames.append(active[0].render(GIF_SIZE))
             start = time.perf_counter()
-            z = encoder.encode(encoder.observe(env)[None])[0]
+            z = encoder.encode(np.stack([encoder.observe(env_i) for env_i in active]))
             acted = time.perf_counter()
-            action = controller.act(z)
+            actions = controller.act(z)
             done = time.perf_counter()
             act_seconds.append(done - acted)
             step_seconds.append(done - start)
-            result = env.step(action)
-            total += result.reward
-            solved |= result.solved
-        returns.append(total)
-        successes.append(bool(solved))
-        progress.set_postfix(ret=f"{total:.0f}", success=f"{np.mean(successes):.0%}")
+            batch_sizes.append(len(active))
+            for i, env_i in enumerate(active):
+                result = env_i.step(actions[i])
+                returns[first + i] += result.reward
+                solved[first + i] |= result.solved
+            progress.update(len(active))
+            if t % 10 == 9 or t + 1 == episode_steps:
+                finished = batch.stop if t + 1 == episode_steps else first
+                progress.set_postfix(_running(returns, solved, finished, batch.stop, episodes))
+    progress.close()
     if gif_path is not None:
         save_gif(Path(gif_path), frames, fps=1.0 / (env.control_timestep * env.spec.action_repeat))
     if plot_path is not None:
-        save_returns_plot(Path(plot_path), returns, successes, title=desc)
+        save_returns_plot(Path(plot_path), list(returns), list(solved), title=desc)
+    per_episode = np.asarray(act_seconds) / np.asarray(batch_sizes)
     return {
         "episodes": episodes,
         "episode_steps": episode_steps,
-        "success_rate": float(np.mean(successes)),
+        "episodes_in_parallel": width,
+        "success_rate": float(np.mean(solved)),
         "mean_return": float(np.mean(returns)),
         "std_return": float(np.std(returns)),
-        "ms_per_action": 1000.0 * float(np.mean(act_seconds)),
-        "ms_per_step": 1000.0 * float(np.mean(step_seconds)),
+        "ms_per_action": 1000.0 * float(np.mean(per_episode)),
+        "ms_per_batch": 1000.0 * float(np.mean(act_seconds)),
+        "ms_per_step": 1000.0 * float(np.mean(np.asarray(step_seconds) / np.asarray(batch_sizes))),
         "seeds": seeds,
         "encoder": encoder.info.name,
         "returns": [float(r) for r in returns],
-        "successes": successes,
+        "successes": [bool(s) for s in solved],
+    }
+
+
+def episodes_in_parallel(
+    requested: int | None, episodes: int, bytes_per_episode: int = 0, device: torch.device | None = None
+) -> int:
+    """How many episodes to run in lockstep: `requested` (a --parallel flag), else all of them,
+    or as many as fit a memory budget (half the free GPU memory, or MEMORY_BUDGET on a CPU) when
+    each episode's controller holds `bytes_per_episode`."""
+    if requested is not None:
+        if requested < 1:
+            raise ConfigError(f"--parallel must be at least 1, got {requested}")
+        return min(requested, episodes)
+    if device is not None and device.type == "cuda":
+        budget = torch.cuda.mem_get_info(device)[0] // 2
+    else:
+        budget = MEMORY_BUDGET
+    return max(1, min(episodes, budget // max(bytes_per_episode, 1)))
+
+
+def _running(returns: np.ndarray, solved: np.ndarray, finished: int, started: int, episodes: int) -> dict:
+    """The progress bar's figures: episodes finished, and the success and mean return so far
+    of every episode started."""
+    return {
+        "done": f"{finished}/{episodes}",
+        "solved": f"{np.mean(solved[:started]):.0%}",
+        "ret": f"{np.mean(returns[:started]):.0f}",
     }
 
 

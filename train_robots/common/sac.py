@@ -214,13 +214,14 @@ class SACController:
         self.device = torch.device(device)
         self.agent = agent.to(self.device).eval()
 
-    def reset(self, env) -> None:
+    def reset(self, envs, seeds) -> None:
         """A feed-forward policy keeps no episode state."""
 
     @torch.inference_mode()
     def act(self, z: np.ndarray) -> np.ndarray:
-        latent = torch.as_tensor(np.asarray(z, dtype=np.float32), device=self.device).unsqueeze(0)
-        return self.agent.act(latent, deterministic=True)[0].cpu().numpy()
+        """Latents [N, D] -> actions [N, A]."""
+        latent = torch.as_tensor(np.asarray(z, dtype=np.float32), device=self.device)
+        return self.agent.act(latent, deterministic=True).cpu().numpy()
 
 
 # ---------------------------------------------------------------- checkpoints
