@@ -120,7 +120,9 @@ class VJEPA2Encoder(Encoder):
 
     def _encode_chunk(self, frames: np.ndarray) -> np.ndarray:
         clips = [np.repeat(f[None], self.tubelet_size, axis=0) for f in frames]  # [T, H, W, 3] each
-        pixels = self.processor(clips, return_tensors="pt")["pixel_values_videos"].to(self.device)
+        # The processor resizes and normalises on the encoder's device (on a GPU it would
+        # otherwise bound the throughput of the whole encoder).
+        pixels = self.processor(clips, return_tensors="pt", device=self.device)["pixel_values_videos"]
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
         with autocast:
             hidden = self.model(pixel_values_videos=pixels, skip_predictor=True).last_hidden_state
