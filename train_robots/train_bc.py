@@ -25,7 +25,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
 
-import modal  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
@@ -33,32 +32,18 @@ from tqdm import tqdm  # noqa: E402
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import CheckpointError, checkpoint_dir, load_checkpoint  # noqa: E402
 from train_robots.common.data import META_NAME, DataError, Dataset, dataset_dir, load_dataset  # noqa: E402
-from train_robots.common.encoders import DEFAULT_VJEPA2_ID, EncoderInfo, build_encoder, encoder_info  # noqa: E402
+from train_robots.common.encoders import EncoderInfo, build_encoder, encoder_info  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.policy import KIND, PolicyController, PolicyMLP, load_policy, save_policy  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
 from train_robots.common.rollout import evaluate  # noqa: E402
-from train_robots.common.runtime import (  # noqa: E402
-    CKPT_DIR,
-    DATA_DIR,
-    ConfigError,
-    resolve_device,
-    seed_everything,
-    write_json,
-)
+from train_robots.common.run_config import RunConfig  # noqa: E402
+from train_robots.common.runtime import ConfigError, resolve_device, seed_everything, write_json  # noqa: E402
 from train_robots.common.training import check_finite, save_curves, split_episodes  # noqa: E402
 
 
 @dataclass
-class Config:
-    task: str = "reacher-easy"
-    """Control Suite task: reacher-easy, walker-walk or cheetah-run."""
-    encoder: str = "vjepa2"
-    """vjepa2 (pretrained), vjepa2-random or state: must match the dataset's encoder."""
-    encoder_id: str = DEFAULT_VJEPA2_ID
-    """Hub id or local directory of the pretrained V-JEPA 2 (with --encoder vjepa2)."""
-    preset: str = "cpu"
-    """Sizes: smoke (seconds), cpu (minutes on a laptop), full (GPU)."""
+class Config(RunConfig):
     hidden: int | None = None
     """Width of the policy's hidden layers (default: from the preset)."""
     layers: int | None = None
@@ -83,16 +68,6 @@ class Config:
     """Agent steps per evaluation episode (default: from the preset; 500 is a full episode)."""
     force: bool = False
     """Retrain and re-evaluate even if a finished bc.pt / bc.json with these settings exists."""
-    seed: int = 0
-    """Seeds the split, the initialisation, the batches and the evaluation episodes."""
-    device: str = "auto"
-    """auto, cpu or cuda."""
-    data_dir: Path = DATA_DIR
-    """Root of the datasets; this run reads <data-dir>/<task>/<encoder>/."""
-    ckpt_dir: Path = CKPT_DIR
-    """Root of the checkpoints; this run writes <ckpt-dir>/<task>/<encoder>/bc.*."""
-    gpu: str = cloud.DEFAULT_GPU
-    """Modal GPU type for `modal run` (ignored locally)."""
 
     def sizes(self) -> Preset:
         """The preset with this config's explicit sizes applied."""
@@ -394,29 +369,8 @@ def fit_policy(
 
 # ---------------------------------------------------------------- Modal (cloud GPUs)
 
-app = modal.App("train-robots-bc", image=cloud.image)
-
-
-@app.function(gpu=cloud.DEFAULT_GPU, volumes=cloud.VOLUMES, timeout=3 * 3600)
-def train_bc_remote(cfg_fields: dict) -> dict:
-    """Train and evaluate on a GPU container; bc.* land on the data volume."""
-    cfg = replace(
-        Config(**cfg_fields),
-        data_dir=Path(cloud.REMOTE_DATA_DIR),
-        ckpt_dir=Path(cloud.REMOTE_CKPT_DIR),
-        device="cuda",
-    )
-    metrics = main(cfg)
-    cloud.data_volume.commit()
-    return metrics
-
-
-@app.local_entrypoint()
-def modal_main(*arglist: str) -> None:
-    cfg = cli.parse(Config, arglist)
-    fields = {k: v for k, v in asdict(cfg).items() if k not in ("data_dir", "ckpt_dir")}
-    metrics = train_bc_remote.with_options(gpu=cfg.gpu).remote(fields)
-    print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, list)}, indent=2))
+phase = cloud.phase_app("train-robots-bc", Config, main, timeout=3 * 3600)
+app = phase.app
 
 
 if __name__ == "__main__":
