@@ -55,6 +55,7 @@ class Config(RunConfig):
         return replace(preset, **overrides)
 
     def validate(self) -> None:
+        super().validate()
         sizes = self.sizes()
         if not 0.0 <= self.epsilon <= 1.0:
             raise ConfigError(f"--epsilon must lie in [0, 1], got {self.epsilon}")

@@ -110,6 +110,7 @@ class Config(RunConfig):
         return episodes, steps
 
     def validate(self) -> None:
+        super().validate()
         self.planner_config().validate()
         episodes, steps = self.sizes()
         if episodes < 1 or steps < 1:

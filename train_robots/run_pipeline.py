@@ -37,6 +37,7 @@ class Config(RunConfig):
 
 
 def main(cfg: Config) -> dict:
+    cfg.validate()  # the phases validate their own flags; the shared ones fail here, before phase 1
     shared = cfg.shared()
     print("== phases 1-2: see, explore and remember", flush=True)
     generate.main(generate.Config(**shared))

@@ -83,6 +83,7 @@ class Config(RunConfig):
         return replace(get_preset(self.preset), **{k: v for k, v in fields.items() if v is not None})
 
     def validate(self) -> None:
+        super().validate()
         sizes = self.sizes()
         for flag, value in [
             ("hidden", sizes.bc_hidden),

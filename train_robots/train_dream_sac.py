@@ -120,6 +120,7 @@ class Config(RunConfig):
         )
 
     def validate(self) -> None:
+        super().validate()
         positive = ("updates", "horizon", "rollout_batch", "rollout_every", "buffer_size", "batch_size", "hidden")
         positive += ("eval_every", "eval_episodes_during", "eval_episodes", "eval_episode_steps")
         for name in positive:

@@ -99,6 +99,7 @@ class Config(RunConfig):
         return replace(self, **{k: v if getattr(self, k) is None else getattr(self, k) for k, v in sizes.items()})
 
     def validate(self) -> None:
+        super().validate()
         if self.model not in KINDS:
             raise ConfigError(f"--model {self.model!r} is unknown; choose one of {KINDS}")
         cfg = self.resolved()

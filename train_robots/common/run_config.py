@@ -12,7 +12,7 @@ from typing import Any, Self
 
 from train_robots.common import cloud
 from train_robots.common.encoders import DEFAULT_VJEPA2_ID
-from train_robots.common.runtime import CKPT_DIR, DATA_DIR
+from train_robots.common.runtime import CKPT_DIR, DATA_DIR, ConfigError
 
 
 @dataclass
@@ -55,3 +55,18 @@ class RunConfig(CloudConfig):
 
     def on_volume(self) -> Self:
         return replace(super().on_volume(), data_dir=Path(cloud.REMOTE_DATA_DIR), ckpt_dir=Path(cloud.REMOTE_CKPT_DIR))
+
+    def validate(self) -> None:
+        """The checks every phase shares; a script's `validate` extends it."""
+        for flag, path in (("--data-dir", self.data_dir), ("--ckpt-dir", self.ckpt_dir)):
+            check_directory(flag, Path(path))
+
+
+def check_directory(flag: str, path: Path) -> None:
+    """`path` is, or can be made, a directory: neither it nor a parent is an existing file."""
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                what = "is a file" if place == path else f"lies under {place}, which is a file"
+                raise ConfigError(f"{flag} {path} {what}, not a directory")
+            return
