@@ -125,31 +125,18 @@ def load_checked_dataset(cfg: Config, info: EncoderInfo) -> Dataset:
 
 @dataclass
 class Transitions:
-    """Every (z_t, expert action_t) of some episodes, flattened, with where each row came from."""
+    """Every (z_t, expert action_t) of some episodes, flattened (finite: the loader refuses NaN/inf)."""
 
     z: torch.Tensor  # [M, D]
     target: torch.Tensor  # [M, A]
-    episode: np.ndarray  # [M] dataset episode index
-    step: np.ndarray  # [M]
 
 
 def transitions(data: Dataset, episodes: np.ndarray, device: torch.device) -> Transitions:
-    steps = data.expert_action.shape[1]
     z = data.z[episodes, :-1]  # the last observation has no action
     return Transitions(
         z=torch.as_tensor(z.reshape(-1, z.shape[-1]), device=device),
         target=torch.as_tensor(data.expert_action[episodes].reshape(-1, data.expert_action.shape[-1]), device=device),
-        episode=np.repeat(episodes, steps),
-        step=np.tile(np.arange(steps), len(episodes)),
     )
-
-
-def describe_batch(part: Transitions, rows: np.ndarray, epoch: int, index: int) -> str:
-    """Name a batch, and the dataset rows in it holding NaN/inf (the usual cause of a NaN loss)."""
-    bad = ~(torch.isfinite(part.z[rows]).all(1) & torch.isfinite(part.target[rows]).all(1)).cpu().numpy()
-    where = [f"episode {part.episode[r]} step {part.step[r]}" for r in rows[bad][:3]]
-    found = f"; non-finite latent/target at {', '.join(where)}" if where else ""
-    return f"{index} of epoch {epoch}{found}"
 
 
 # ---------------------------------------------------------------- training
@@ -160,9 +147,8 @@ def build_policy(cfg: Config, env: ControlEnv, train: Transitions) -> PolicyMLP:
     policy = PolicyMLP(
         train.z.shape[1], env.action_dim, sizes.bc_hidden, sizes.bc_layers, env.action_low, env.action_high
     )
-    # nan-aware statistics: a bad row must fail its own batch (named), not poison every input
     z = train.z.cpu().numpy()
-    policy.set_normalizer(np.nanmean(z, axis=0), np.nanstd(z, axis=0))
+    policy.set_normalizer(z.mean(axis=0), z.std(axis=0))
     return policy.to(train.z.device)
 
 
@@ -195,7 +181,7 @@ def train_policy(cfg: Config, policy: PolicyMLP, train: Transitions, val: Transi
             loss = torch.nn.functional.mse_loss(policy(z), train.target[rows])
             step += 1
             if not math.isfinite(loss.item()):
-                check_finite(loss.item(), step, describe_batch(train, rows, epoch, index), last_good=kept)
+                check_finite(loss.item(), step, f"{index} of epoch {epoch}", last_good=kept)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -229,7 +215,7 @@ def _copy_state(policy: PolicyMLP) -> dict:
 
 def mean_action_loss(train: Transitions, val: Transitions) -> float:
     """Validation MSE of always predicting the training mean action: the floor BC must beat."""
-    mean = torch.nanmean(train.target, dim=0)
+    mean = train.target.mean(dim=0)
     return torch.nn.functional.mse_loss(mean.expand_as(val.target), val.target).item()
 
 
