@@ -124,8 +124,8 @@ def test_non_finite_values_are_refused_naming_file_field_and_episode(shard_copy,
     arrays[field][index] = value
     arrays[field][index[:1] + (9,) + index[2:]] = value  # a later step of the same episode
     np.savez(shard_path(folder, 0), **arrays)
-    episodes = len(arrays[field])
-    expected = rf"shard-00000\.npz: field '{field}' holds NaN or inf in episode 1 of this shard \(first at step 7; 1 of {episodes}"
+    named = rf"shard-00000\.npz: field '{field}' holds NaN or inf in episode 1 of this shard"
+    expected = rf"{named} \(first at step 7; 1 of {len(arrays[field])} episodes affected\)"
     with pytest.raises(DataError, match=expected):
         load_dataset(folder)
 

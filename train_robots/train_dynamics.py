@@ -228,7 +228,7 @@ def train(cfg: Config, data: Dataset, train_idx: np.ndarray, val_idx: np.ndarray
             f"--rollout-steps/--window need sub-trajectories of {length} steps, but episodes have {episode_steps}"
         )
     train_data = data.subset(train_idx)
-    model.set_statistics(torch.as_tensor(train_data.z), torch.as_tensor(train_data.action))
+    model.set_statistics(*(torch.as_tensor(x) for x in (train_data.z, train_data.action, train_data.reward)))
     model.to(device)
     train_t, val_t = Tensors.of(train_data, model, device), Tensors.of(data.subset(val_idx), model, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
