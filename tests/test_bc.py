@@ -11,7 +11,7 @@ from conftest import smoke_generate_config
 from train_robots import generate_and_encode_modal as generate
 from train_robots import train_bc
 from train_robots.common.checkpoint import CheckpointError
-from train_robots.common.data import DataError, load_dataset, load_shard, read_meta, save_shard, shard_path
+from train_robots.common.data import DataError, load_dataset, load_shard, read_meta, shard_path
 from train_robots.common.policy import load_policy
 from train_robots.common.runtime import ConfigError, episode_seed
 from train_robots.common.training import TrainingError
@@ -108,18 +108,31 @@ def test_single_episode_dataset_says_why_it_cannot_split(tmp_path):
         train_bc.main(bc_config(tmp_path / "data", tmp_path / "ckpt"))
 
 
-def test_nan_loss_names_step_and_batch_and_keeps_the_good_checkpoint(bc_run, bc_data, tmp_path):
+def copies(bc_run, bc_data, tmp_path):
+    """(data_dir, ckpt_dir): copies of the smoke data and of a finished run's checkpoints."""
     out, _ = bc_run
     data_dir, ckpt_dir = tmp_path / "data", tmp_path / "ckpt"
     shutil.copytree(bc_data, data_dir)
-    shutil.copytree(out.parents[1], ckpt_dir)  # a good bc.pt from an earlier run
-    folder = data_dir / "reacher-easy" / "state"
-    meta = read_meta(folder)
-    arrays = load_shard(shard_path(folder, 0), meta)
-    arrays["z"][1, 7, 2] = np.nan  # episode 1 (a training episode at seed 0), step 7
-    save_shard(shard_path(folder, 0), arrays, meta)
+    shutil.copytree(out.parents[1], ckpt_dir)
+    return data_dir, ckpt_dir
+
+
+def test_nan_loss_names_step_and_batch_and_keeps_the_good_checkpoint(bc_run, bc_data, tmp_path):
+    data_dir, ckpt_dir = copies(bc_run, bc_data, tmp_path)
     good = (ckpt_dir / "reacher-easy" / "state" / "bc.pt").read_bytes()
-    with pytest.raises(TrainingError, match=r"nan at step \d+ \(batch \d+ of epoch 1; .*episode 1 step 7"):
+    with pytest.raises(TrainingError, match=r"nan at step \d+ \(batch \d+ of epoch 1\)"):
+        train_bc.main(bc_config(data_dir, ckpt_dir, force=True, lr=1e30))  # diverges at once
+    assert (ckpt_dir / "reacher-easy" / "state" / "bc.pt").read_bytes() == good
+
+
+def test_a_nan_latent_is_refused_before_training_naming_file_field_and_episode(bc_run, bc_data, tmp_path):
+    data_dir, ckpt_dir = copies(bc_run, bc_data, tmp_path)
+    path = shard_path(data_dir / "reacher-easy" / "state", 0)
+    arrays = load_shard(path, read_meta(path.parent))
+    arrays["z"][1, 7, 2] = np.nan
+    np.savez(path, **arrays)  # as a faulty encoder or disk would leave it (save_shard refuses it)
+    good = (ckpt_dir / "reacher-easy" / "state" / "bc.pt").read_bytes()
+    with pytest.raises(DataError, match=r"shard-00000\.npz: field 'z' holds NaN or inf in episode 1 of this shard"):
         train_bc.main(bc_config(data_dir, ckpt_dir, force=True))
     assert (ckpt_dir / "reacher-easy" / "state" / "bc.pt").read_bytes() == good
 

@@ -1,15 +1,20 @@
 """train_dynamics.py on the smoke preset: outputs, quality against copying, bad input."""
 
+import copy
 import json
+import math
 import shutil
 
 import pytest
+import torch
 
 from tests.conftest import smoke_generate_config
 from train_robots import generate_and_encode_modal as generate
-from train_robots import train_dynamics
+from train_robots import train_dream_sac, train_dynamics
 from train_robots.common.checkpoint import CheckpointError
-from train_robots.common.training import TrainingError
+from train_robots.common.data import load_dataset
+from train_robots.common.imagination import imagination
+from train_robots.common.training import TrainingError, split_episodes
 from train_robots.common.world_model import load_world_model
 
 ENCODER = {"name": "state", "dim": 8}
@@ -127,3 +132,32 @@ def test_interrupted_run_resumes_from_its_progress_checkpoint(state_dataset, tmp
     train_dynamics.main(cfg)
     assert "resuming at step 10 of 20" in capsys.readouterr().out
     assert (out / "dynamics.pt").exists() and not (out / "dynamics.partial.pt").exists()
+
+
+def test_imagined_rewards_never_leave_the_data_range(trained, state_dataset):
+    """Far off the data the reward head extrapolates; no imagination path may pay more than the data's maximum."""
+    cfg, _, out = trained
+    data = load_dataset(state_dataset)
+    train_idx, _ = split_episodes(data.episodes, cfg.val_fraction, cfg.seed)
+    low, high = float(data.reward[train_idx].min()), float(data.reward[train_idx].max())
+    model = load_world_model(out / "dynamics.pt", encoder=ENCODER)
+    assert (model.reward_low.item(), model.reward_high.item()) == (low, high) == (0.0, 2.0)
+    # 256 action sequences per real start, 30 steps of pushes up to 10x the [-1, 1] bounds the data holds
+    z0 = torch.as_tensor(data.z[:, 0]).repeat(256, 1)
+    actions = 10 * (2 * torch.rand(len(z0), 30, 2, generator=torch.Generator().manual_seed(0)) - 1)
+    unbounded = copy.deepcopy(model)
+    unbounded.reward_low.fill_(-math.inf), unbounded.reward_high.fill_(math.inf)
+    with torch.no_grad():
+        raw = unbounded.rollout(z0, actions)["reward"]
+        assert raw.max() > high and raw.min() < low  # the head alone does extrapolate on these
+        folded, an = model.fold(), model.normalize_action(actions)
+        imagined = {
+            "rollout": model.rollout(z0, actions)["reward"],
+            "reward": model.reward(z0, actions[:, 0]),
+            "dream_step": train_dream_sac.dream_step(model, z0, actions[:, 0], reward_disagreement=True)["reward"],
+            "planner": imagination(model, None, need_reward=True)(z0, actions[:, None], True)["reward"],
+            "folded": folded.step(folded.encode(model.normalize(z0)), an[:, 0])[2],
+        }
+    for path, reward in imagined.items():
+        assert low <= reward.min() and reward.max() <= high, path
+    torch.testing.assert_close(imagined["rollout"], raw.clamp(low, high))  # within the range, the head decides

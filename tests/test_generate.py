@@ -115,6 +115,30 @@ def test_save_refuses_invalid_arrays_and_writes_nothing(shard_copy, tmp_path):
     assert not target.exists()
 
 
+@pytest.mark.parametrize(
+    "field,index,value",
+    [("z", (1, 7, 2), np.nan), ("z", (1, 7, 0), np.inf), ("reward", (1, 7), -np.inf), ("physics", (1, 7, 3), np.nan)],
+)
+def test_non_finite_values_are_refused_naming_file_field_and_episode(shard_copy, field, index, value):
+    folder, _, arrays = shard_copy
+    arrays[field][index] = value
+    arrays[field][index[:1] + (9,) + index[2:]] = value  # a later step of the same episode
+    np.savez(shard_path(folder, 0), **arrays)
+    named = rf"shard-00000\.npz: field '{field}' holds NaN or inf in episode 1 of this shard"
+    expected = rf"{named} \(first at step 7; 1 of {len(arrays[field])} episodes affected\)"
+    with pytest.raises(DataError, match=expected):
+        load_dataset(folder)
+
+
+def test_save_refuses_a_non_finite_latent_and_writes_nothing(shard_copy, tmp_path):
+    _, meta, arrays = shard_copy
+    arrays["z"][0, 3] = np.inf  # what a latent beyond float16's range (65504) becomes
+    target = tmp_path / "new" / "shard-00000.npz"
+    with pytest.raises(DataError, match=r"'z' holds NaN or inf in episode 0 of this shard \(first at step 3;"):
+        save_shard(target, arrays, meta)
+    assert not target.exists()
+
+
 def test_folder_refuses_a_different_encoder_or_size(state_dataset, tmp_path):
     root = state_dataset.parents[1]
     before = (state_dataset / "meta.json").read_text()

@@ -1,18 +1,24 @@
 """mpc_planner end to end on smoke data: a smoke world model, goals from the expert, CEM in the loop."""
 
 import json
+from dataclasses import fields
 
 import pytest
 
 from train_robots import mpc_planner
 from train_robots.common.runtime import UserError
 
+PLANNER_FIELDS = {f.name for f in fields(mpc_planner.PlannerFlags)}
 SMALL = dict(samples=64, horizon=5, iterations=2, elites=8, episodes=2, episode_steps=8)
 
 
 def config(data_dir, ckpt_dir, **changes):
-    fields = dict(task="reacher-easy", encoder="state", preset="smoke", device="cpu") | SMALL | changes
-    return mpc_planner.Config(data_dir=data_dir, ckpt_dir=ckpt_dir, **fields)
+    """A smoke Config; planner settings (samples, cost, ...) go to its nested planning flags."""
+    values = dict(task="reacher-easy", encoder="state", preset="smoke", device="cpu") | SMALL | changes
+    planning = {k: values.pop(k) for k in list(values) if k in PLANNER_FIELDS}
+    return mpc_planner.Config(
+        data_dir=data_dir, ckpt_dir=ckpt_dir, planning=mpc_planner.PlannerFlags(**planning), **values
+    )
 
 
 def test_mpc_writes_metrics_goal_and_plots(smoke_dynamics):

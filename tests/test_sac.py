@@ -82,7 +82,7 @@ def ensemble_model(seed: int = 0) -> WorldModel:
     torch.manual_seed(seed)
     model = WorldModel(WorldModelConfig(latent_dim=D, action_dim=A, ensemble=2, width=16, depth=1))
     with torch.no_grad():
-        model.set_statistics(torch.randn(3, 5, D), torch.rand(3, 4, A) * 2 - 1)
+        model.set_statistics(torch.randn(3, 5, D), torch.rand(3, 4, A) * 2 - 1, torch.rand(3, 4) * 2)
         for member in model.members:
             member.reward_head[-1].bias.fill_(1.0)
     return model.eval()

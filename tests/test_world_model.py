@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from train_robots.common.checkpoint import CheckpointError
-from train_robots.common.world_model import WorldModel, WorldModelConfig, load_world_model, save_world_model
+from train_robots.common.world_model import (
+    REWARD_RANGE,
+    WorldModel,
+    WorldModelConfig,
+    load_world_model,
+    save_world_model,
+)
 
 D, A, B, H = 6, 2, 5, 7
 ENCODER = {"name": "state", "id": "state:reacher-easy", "dim": D, "image_size": None}
@@ -117,6 +123,41 @@ def test_save_load_round_trip(tmp_path, kind, ensemble):
         a, b = model.rollout(z, actions), loaded.rollout(z, actions)
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def fitted(low: float = 0.0, high: float = 2.0) -> WorldModel:
+    """make_model() with statistics fitted to data whose rewards span [low, high]."""
+    model = make_model("mlp")
+    model.set_statistics(torch.randn(3, 5, D), torch.rand(3, 4, A) * 2 - 1, torch.tensor([[low, high]]))
+    return model
+
+
+def test_the_reward_range_is_saved_with_the_weights(tmp_path):
+    path = tmp_path / "dynamics.pt"
+    save_world_model(path, fitted(-1.0, 3.0), "reacher-easy", ENCODER)
+    loaded = load_world_model(path, encoder=ENCODER)
+    assert (loaded.reward_low.item(), loaded.reward_high.item()) == (-1.0, 3.0)
+
+
+def test_weights_saved_before_the_reward_range_load_and_keep_the_models_own(tmp_path, capsys):
+    model = make_model("mlp")
+    with torch.no_grad():
+        model.members[0].reward_head[-1].bias.fill_(5.0)  # well above the range fitted below
+    path = tmp_path / "old.pt"
+    save_world_model(path, model, "reacher-easy", ENCODER)
+    payload = torch.load(path, weights_only=False)
+    for key in REWARD_RANGE:
+        del payload["model"][key]
+    torch.save(payload, path)
+    old = load_world_model(path, encoder=ENCODER)  # imagines as it did when it was written: unclamped
+    assert "predates the recorded reward range" in capsys.readouterr().out
+    z, _, actions = inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(old.rollout(z, actions)["reward"], model.rollout(z, actions)["reward"])
+        assert old.rollout(z, actions)["reward"].min() > 2.0
+        resumed = fitted(0.0, 2.0)  # train_dynamics resuming old weights: the data's range is already set
+        resumed.load_state_dict(payload["model"])
+        assert resumed.rollout(z, actions)["reward"].max() <= 2.0
 
 
 def test_mismatched_encoder_or_task_is_refused(tmp_path):

@@ -20,7 +20,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
 
-import modal  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -28,6 +27,7 @@ from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.encoders import VJEPA2Encoder, build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.presets import get_preset  # noqa: E402
+from train_robots.common.run_config import CloudConfig  # noqa: E402
 from train_robots.common.runtime import REPO_ROOT, ConfigError, resolve_device, write_json  # noqa: E402
 
 # bf16 dense tensor-core peak (TFLOP/s) by GPU name, from the vendors' data sheets.
@@ -352,17 +352,16 @@ SECTIONS: dict[str, Callable[[torch.device], dict]] = {
 
 
 @dataclass
-class Config:
+class Config(CloudConfig):
     sections: tuple[str, ...] = field(default_factory=tuple)
     """Sections to run (default: all): envs, encoders, ..."""
-    device: str = "auto"
-    """auto, cpu or cuda."""
     quick: bool = False
     """Fewer repetitions: a smoke check of the benchmark itself, not a measurement."""
     out: Path = REPO_ROOT / "bench.json"
-    """Where the figures are written."""
-    gpu: str = cloud.DEFAULT_GPU
-    """Modal GPU type for `modal run` (ignored locally)."""
+    """Where the figures are written (by `modal run`: here, and a copy on the volume)."""
+
+    def on_volume(self) -> Config:
+        return replace(super().on_volume(), out=Path(cloud.REMOTE_ROOT) / "bench.json")
 
 
 def main(cfg: Config) -> dict:
@@ -392,24 +391,14 @@ def main(cfg: Config) -> dict:
 
 # ---------------------------------------------------------------- Modal (cloud GPUs)
 
-app = modal.App("train-robots-bench", image=cloud.image)
 
-
-@app.function(gpu=cloud.DEFAULT_GPU, volumes=cloud.VOLUMES, timeout=3600)
-def bench_remote(args: list[str]) -> dict:
-    cfg = cli.parse(Config, args)
-    cfg.out = Path(cloud.REMOTE_ROOT) / "bench.json"
-    results = main(cfg)
-    cloud.data_volume.commit()
-    return results
-
-
-@app.local_entrypoint()
-def modal_main(*arglist: str) -> None:
-    cfg = cli.parse(Config, arglist)
-    results = bench_remote.with_options(gpu=cfg.gpu).remote(list(arglist))
+def save_here(cfg: Config, results: dict) -> None:
     write_json(cfg.out, results)
     print(f"wrote {cfg.out}")
+
+
+phase = cloud.phase_app("train-robots-bench", Config, main, timeout=3600, report=save_here)
+app = phase.app
 
 
 if __name__ == "__main__":

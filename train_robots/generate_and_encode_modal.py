@@ -15,46 +15,26 @@ data lands on the `train-robots-data` volume.
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
 
-import modal  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.data import dataset_dir, ensure_meta, read_meta, save_shard, shard_path  # noqa: E402
-from train_robots.common.encoders import (  # noqa: E402
-    DEFAULT_VJEPA2_ID,
-    Encoder,
-    EncoderInfo,
-    build_encoder,
-    encoder_info,
-)
+from train_robots.common.encoders import Encoder, EncoderInfo, build_encoder, encoder_info  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.experts import make_expert  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
-from train_robots.common.runtime import (  # noqa: E402
-    DATA_DIR,
-    ConfigError,
-    code_version,
-    episode_seed,
-    resolve_device,
-)
+from train_robots.common.run_config import RunConfig  # noqa: E402
+from train_robots.common.runtime import ConfigError, code_version, episode_seed, resolve_device  # noqa: E402
 
 
 @dataclass
-class Config:
-    task: str = "reacher-easy"
-    """Control Suite task: reacher-easy, walker-walk or cheetah-run."""
-    encoder: str = "vjepa2"
-    """vjepa2 (pretrained), vjepa2-random (same model, random weights) or state (oracle)."""
-    encoder_id: str = DEFAULT_VJEPA2_ID
-    """Hub id or local directory of the pretrained V-JEPA 2 (with --encoder vjepa2)."""
-    preset: str = "cpu"
-    """Sizes: smoke (seconds), cpu (minutes on a laptop), full (100k transitions, GPU)."""
+class Config(RunConfig):
     episodes: int | None = None
     """Episodes to collect (default: from the preset)."""
     episode_steps: int | None = None
@@ -65,14 +45,6 @@ class Config:
     """Probability of replacing the expert's action by a uniform random one."""
     thumbnail_size: int = 0
     """Also store RGB thumbnails of this size in the shards (0: none)."""
-    seed: int = 0
-    """Seeds the episodes' initial states and the exploratory actions."""
-    device: str = "auto"
-    """auto, cpu or cuda (the encoder's device)."""
-    data_dir: Path = DATA_DIR
-    """Root of the datasets; this run writes <data-dir>/<task>/<encoder>/."""
-    gpu: str = cloud.DEFAULT_GPU
-    """Modal GPU type for `modal run` (ignored locally)."""
 
     def sizes(self) -> Preset:
         """The preset with this config's explicit sizes applied."""
@@ -83,6 +55,7 @@ class Config:
         return replace(preset, **overrides)
 
     def validate(self) -> None:
+        super().validate()
         sizes = self.sizes()
         if not 0.0 <= self.epsilon <= 1.0:
             raise ConfigError(f"--epsilon must lie in [0, 1], got {self.epsilon}")
@@ -185,21 +158,26 @@ def num_shards(cfg: Config) -> int:
     return -(-sizes.episodes // sizes.shard_episodes)
 
 
-def main(cfg: Config) -> Path:
-    """Generate (or finish) the dataset of `cfg`; returns its folder."""
+def prepare(cfg: Config) -> list[int]:
+    """Write meta.json (refusing to mix tasks, encoders or sizes in one folder); the shards still to write."""
     cfg.validate()
-    sizes = cfg.sizes()
     env = ControlEnv(cfg.task)
     out = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
-    info = encoder_info(cfg.encoder, env, sizes, cfg.encoder_id)
-    meta = dataset_meta(cfg, env, info)
-    ensure_meta(out, meta)  # refuses to mix tasks, encoders or sizes in one folder
-    todo = [
+    ensure_meta(out, dataset_meta(cfg, env, encoder_info(cfg.encoder, env, cfg.sizes(), cfg.encoder_id)))
+    return [
         i for i in range(num_shards(cfg)) if not shard_is_done(shard_path(out, i), len(shard_episode_indices(cfg, i)))
     ]
+
+
+def main(cfg: Config) -> Path:
+    """Generate (or finish) the dataset of `cfg`; returns its folder."""
+    todo = prepare(cfg)
+    sizes = cfg.sizes()
+    out = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
     done_episodes = sizes.episodes - sum(len(shard_episode_indices(cfg, i)) for i in todo)
     print(f"{out}: {len(todo)} of {num_shards(cfg)} shards to write ({cfg.encoder}, {sizes.name} preset)")
     if todo:
+        env = ControlEnv(cfg.task)
         encoder = build_encoder(cfg.encoder, env, sizes, resolve_device(cfg.device), cfg.encoder_id)
         with tqdm(total=sizes.episodes, initial=done_episodes, desc="episodes", unit="ep") as progress:
             for i in todo:
@@ -209,57 +187,35 @@ def main(cfg: Config) -> Path:
 
 # ---------------------------------------------------------------- Modal (cloud GPUs)
 
-app = modal.App("train-robots-generate", image=cloud.image)
-_REMOTE_ENCODERS: dict[tuple, tuple[ControlEnv, Encoder]] = {}
+_ENCODERS: dict[tuple, tuple[ControlEnv, Encoder]] = {}
 
 
-@app.function(volumes=cloud.VOLUMES, timeout=600)
-def prepare_remote(cfg_fields: dict) -> list[int]:
-    """Write meta.json on the volume and return the shards still to do."""
-    cfg = _remote_config(cfg_fields)
-    cfg.validate()
-    env = ControlEnv(cfg.task)
-    out = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
-    ensure_meta(out, dataset_meta(cfg, env, encoder_info(cfg.encoder, env, cfg.sizes(), cfg.encoder_id)))
-    cloud.data_volume.commit()
-    return [
-        i for i in range(num_shards(cfg)) if not shard_is_done(shard_path(out, i), len(shard_episode_indices(cfg, i)))
-    ]
-
-
-@app.function(gpu=cloud.DEFAULT_GPU, volumes=cloud.VOLUMES, timeout=3 * 3600)
-def generate_shard_remote(cfg_fields: dict, shard_index: int) -> str:
-    """Generate one shard on a GPU container and commit it to the data volume."""
-    cfg = _remote_config(cfg_fields)
-    key = (cfg.task, cfg.encoder, cfg.encoder_id, cfg.preset)
-    if key not in _REMOTE_ENCODERS:  # one encoder per container, reused across its shards
+def write_shard(cfg: Config, shard_index: int) -> str:
+    """Generate and save one shard (on Modal: one per GPU container call); returns its path."""
+    key = (cfg.task, cfg.encoder, cfg.encoder_id, cfg.preset, cfg.device)
+    if key not in _ENCODERS:  # one encoder per container, reused across its shards
         env = ControlEnv(cfg.task)
-        _REMOTE_ENCODERS[key] = (
-            env,
-            build_encoder(cfg.encoder, env, cfg.sizes(), resolve_device("cuda"), cfg.encoder_id),
-        )
-    env, encoder = _REMOTE_ENCODERS[key]
+        _ENCODERS[key] = (env, build_encoder(cfg.encoder, env, cfg.sizes(), resolve_device(cfg.device), cfg.encoder_id))
+    env, encoder = _ENCODERS[key]
     out = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
     path = shard_path(out, shard_index)
     save_shard(path, generate_shard(cfg, shard_index, env, encoder), read_meta(out))
-    cloud.data_volume.commit()
     return str(path)
 
 
-def _remote_config(fields: dict) -> Config:
-    return replace(Config(**fields), data_dir=Path(cloud.REMOTE_DATA_DIR), device="cuda")
-
-
-@app.local_entrypoint()
-def modal_main(*arglist: str) -> None:
-    cfg = cli.parse(Config, arglist)
-    fields = {k: v for k, v in asdict(cfg).items() if k != "data_dir"}
-    todo = prepare_remote.remote(fields)
+def run_on_modal(cfg: Config, args: list[str]) -> None:
+    """meta.json first (one small container), then the shards fanned out over GPU containers."""
+    todo = phase.call(prepare, cfg, args)
     print(f"{len(todo)} of {num_shards(cfg)} shards to write on Modal ({cfg.gpu})")
-    worker = generate_shard_remote.with_options(gpu=cfg.gpu)
-    for path in tqdm(worker.map([fields] * len(todo), todo), total=len(todo), desc="shards"):
+    for path in tqdm(phase.map(write_shard, cfg, args, todo), total=len(todo), desc="shards"):
         print(f"wrote {path}")
 
+
+phase = cloud.PhaseApp("train-robots-generate", Config)
+phase.add(prepare, timeout=600, gpu=False)
+phase.add(write_shard, timeout=3 * 3600)
+phase.entrypoint(run_on_modal)
+app = phase.app
 
 if __name__ == "__main__":
     cli.run(main, Config)

@@ -32,26 +32,25 @@ import hashlib
 import io
 import json
 import sys
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
 
-import modal  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from tyro.conf import OmitArgPrefixes  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
-from train_robots.common.encoders import DEFAULT_VJEPA2_ID, build_encoder  # noqa: E402
+from train_robots.common.encoders import build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.planner_controller import EpisodeTrace, PlannerController  # noqa: E402
 from train_robots.common.planners import Planner, PlannerConfig  # noqa: E402
-from train_robots.common.presets import get_preset  # noqa: E402
+from train_robots.common.presets import Preset, get_preset  # noqa: E402
 from train_robots.common.rollout import episodes_in_parallel, evaluate  # noqa: E402
+from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import (  # noqa: E402
-    CKPT_DIR,
-    DATA_DIR,
     ConfigError,
     UserError,
     atomic_write_bytes,
@@ -64,52 +63,25 @@ from train_robots.common.world_model import load_world_model  # noqa: E402
 
 
 @dataclass
-class Config:
-    task: str = "reacher-easy"
-    """Control Suite task (its expert must solve it: the goal image comes from the expert)."""
-    encoder: str = "vjepa2"
-    """vjepa2 (pretrained), vjepa2-random or state: the encoder in the loop and of dynamics.pt."""
-    encoder_id: str = DEFAULT_VJEPA2_ID
-    """Hub id or local directory of the pretrained V-JEPA 2 (with --encoder vjepa2)."""
-    preset: str = "cpu"
-    """Sizes (evaluation episodes and steps, encoder size): smoke, cpu or full."""
-    planner: str = "cem"
-    """random (shooting), cem or mppi."""
+class PlannerFlags(PlannerConfig):
+    """The planner (train_robots/common/planners.py); its sizes default to the preset's."""
+
     samples: int | None = None
     """Action sequences imagined per planning iteration (default: from the preset; 1000 on full)."""
-    horizon: int = 10
-    """Agent steps imagined ahead."""
-    iterations: int = 5
-    """Sampling rounds per plan (random shooting spends the same budget)."""
-    elites: int = 64
-    """CEM: the cheapest sequences that refit the sampling distribution."""
-    init_std: float = 1.0
-    """Std of the first sampling distribution, in [-1, 1] action units."""
-    min_std: float = 0.05
-    """CEM/MPPI: floor of the refit std."""
-    temperature: float = 0.5
-    """MPPI: softness of the weights, in units of the std of the sampled costs."""
-    noise_beta: float = 0.0
-    """CEM/MPPI: sampling noise coloured along time, power ~ 1/f^beta (0: white noise)."""
-    mppi_adapt_std: bool = True
-    """MPPI: refit the std to the weighted samples too (as TD-MPC2); --no-mppi-adapt-std keeps it fixed."""
-    warm_start: bool = True
-    """CEM/MPPI: start each plan from the previous one shifted by a step."""
     replan_every: int | None = None
     """Agent steps between plans (receding horizon; default: from the preset, 1 on full)."""
-    cost: str = "l1"
-    """Latent distance to the goal: l1 (as V-JEPA 2-AC), l2 or cosine."""
-    cost_at: str = "final"
-    """final: distance of the last imagined latent; every: mean over the imagined steps."""
-    cost_units: str = "latent"
-    """latent: the encoder's own geometry (one global scale); standardized: each dimension by its data std."""
-    reward_weight: float = 0.1
-    """Also maximise the learned reward: subtract this times the mean predicted reward (0: the
-    goal distance alone; on reacher the reward term turns "close" into "inside the target")."""
-    uncertainty_penalty: float = 0.0
-    """Add this times the ensemble's disagreement (needs a dynamics model trained with --ensemble > 1)."""
-    precision: str = "auto"
-    """Planner products in fp32 or bf16; auto: bf16 where the hardware runs it natively."""
+
+    def sized(self, preset: Preset) -> PlannerConfig:
+        """The planner's config, with the preset's sizes where no flag set them."""
+        sizes = {"samples": preset.plan_samples, "replan_every": preset.plan_replan_every}
+        chosen = {k: v for k, v in asdict(self).items() if v is not None}
+        return PlannerConfig(**{**sizes, **chosen})
+
+
+@dataclass
+class Config(RunConfig):
+    planning: OmitArgPrefixes[PlannerFlags] = field(default_factory=PlannerFlags)
+    """What the planner imagines and how it scores it (its flags carry no prefix: --samples, --cost, ...)."""
     goal_settle_steps: int = 0
     """Let the expert run this many more steps inside the target before the goal frame is taken."""
     goal_at_rest: bool = True
@@ -124,22 +96,9 @@ class Config:
     """Also write the first episode as mpc_<planner>.gif."""
     force: bool = False
     """Evaluate again even if mpc_<planner>.json of these settings and this model exists."""
-    seed: int = 0
-    """Seeds the evaluation episodes and the planner's sampling."""
-    device: str = "auto"
-    """auto, cpu or cuda (planner and encoder)."""
-    data_dir: Path = DATA_DIR
-    """Root of the datasets (unused here; accepted like every phase script)."""
-    ckpt_dir: Path = CKPT_DIR
-    """Root of checkpoints; reads and writes <ckpt-dir>/<task>/<encoder>/."""
-    gpu: str = cloud.DEFAULT_GPU
-    """Modal GPU type for `modal run` (ignored locally)."""
 
     def planner_config(self) -> PlannerConfig:
-        preset = get_preset(self.preset)
-        sized = {"samples": preset.plan_samples, "replan_every": preset.plan_replan_every}
-        values = {f.name: getattr(self, f.name) for f in fields(PlannerConfig)}
-        return PlannerConfig(**{k: sized[k] if v is None and k in sized else v for k, v in values.items()})
+        return self.planning.sized(get_preset(self.preset))
 
     def sizes(self) -> tuple[int, int]:
         """(episodes, episode_steps) of the evaluation."""
@@ -149,6 +108,7 @@ class Config:
         return episodes, steps
 
     def validate(self) -> None:
+        super().validate()
         self.planner_config().validate()
         episodes, steps = self.sizes()
         if episodes < 1 or steps < 1:
@@ -185,7 +145,7 @@ def main(cfg: Config) -> dict:
     cfg.validate()
     path = dynamics_path(cfg)
     out_dir = path.parent
-    stem = f"mpc_{cfg.planner}"
+    stem = f"mpc_{cfg.planning.planner}"
     wanted = settings(cfg, path)
     previous = _finished(out_dir / f"{stem}.json", wanted)
     if previous is not None and not cfg.force:
@@ -211,9 +171,10 @@ def main(cfg: Config) -> dict:
     )
     episodes, steps = cfg.sizes()
     parallel = episodes_in_parallel(cfg.parallel, episodes, planner.bytes_per_problem(), device)
+    plan = planner.cfg
     print(
-        f"{cfg.planner} on {cfg.task} / {cfg.encoder} (D={encoder.info.dim}): {planner.cfg.samples} samples x "
-        f"{cfg.horizon} steps x {cfg.iterations} iterations, a plan every {planner.cfg.replan_every} steps, "
+        f"{plan.planner} on {cfg.task} / {cfg.encoder} (D={encoder.info.dim}): {plan.samples} samples x "
+        f"{plan.horizon} steps x {plan.iterations} iterations, a plan every {plan.replan_every} steps, "
         f"{planner.precision}, {device}, {parallel} episodes at a time"
     )
     metrics = evaluate(
@@ -226,12 +187,12 @@ def main(cfg: Config) -> dict:
         parallel=parallel,
         gif_path=out_dir / f"{stem}.gif" if cfg.gif else None,
         plot_path=out_dir / f"{stem}_returns.png",
-        desc=f"mpc {cfg.planner}",
+        desc=f"mpc {cfg.planning.planner}",
     )
     traces = controller.traces
     metrics.update(planning_figures(traces))
     metrics.update(
-        planner=cfg.planner,
+        planner=cfg.planning.planner,
         task=cfg.task,
         encoder_id=encoder.info.id,
         latent_dim=encoder.info.dim,
@@ -244,10 +205,10 @@ def main(cfg: Config) -> dict:
     )
     _save_png(out_dir / f"{stem}_goal.png", controller.goals[0].frame)
     imagined = open_loop_distance(planner, traces[0], controller.goals[0].z)
-    plot_planning(out_dir / f"{stem}_planning.png", traces[0], imagined, cfg)
+    plot_planning(out_dir / f"{stem}_planning.png", traces[0], imagined, planner.cfg)
     write_json(out_dir / f"{stem}.json", metrics)
     print(
-        f"{cfg.planner}: success {metrics['success_rate']:.0%}, return {metrics['mean_return']:.1f} "
+        f"{cfg.planning.planner}: success {metrics['success_rate']:.0%}, return {metrics['mean_return']:.1f} "
         f"+- {metrics['std_return']:.1f}, {metrics['ms_per_action']:.1f} ms/action ({metrics['ms_per_batch']:.1f} ms "
         f"per batch of {parallel}) -> {out_dir / stem}.json"
     )
@@ -298,7 +259,7 @@ def open_loop_distance(planner: Planner, trace: EpisodeTrace, z_goal: np.ndarray
     return np.concatenate([[trace.real_distance[0]], planner.distance(z.cpu().numpy(), z_goal[None])[:-1]])
 
 
-def plot_planning(path: Path, trace: EpisodeTrace, open_loop: np.ndarray, cfg: Config) -> None:
+def plot_planning(path: Path, trace: EpisodeTrace, open_loop: np.ndarray, plan: PlannerConfig) -> None:
     """Left: cost per planning iteration (mean over the first episode's plans). Right: latent
     distance to the goal along the first episode: real, one step ahead by the plan, open loop."""
     import matplotlib
@@ -310,14 +271,14 @@ def plot_planning(path: Path, trace: EpisodeTrace, open_loop: np.ndarray, cfg: C
     iterations = np.arange(1, len(trace.best_cost[0]) + 1)
     left.plot(iterations, np.mean(trace.best_cost, 0), "o-", label="best sample")
     left.plot(iterations, np.mean(trace.mean_cost, 0), "s--", label="mean of samples")
-    left.set(xlabel="iteration", ylabel=f"{cfg.cost} cost", title=f"{cfg.planner}: planning cost (first episode)")
+    left.set(xlabel="iteration", ylabel=f"{plan.cost} cost", title=f"{plan.planner}: planning cost (first episode)")
     left.set_xticks(iterations)
     left.legend()
     steps = np.arange(len(trace.real_distance))
     right.plot(steps, trace.real_distance, label="real", color="black")
     right.plot(steps[1:], trace.imagined_distance[:-1], label="imagined by the plan (1 step ahead)", alpha=0.8)
     right.plot(steps, open_loop, label="imagined open loop from step 0", alpha=0.8)
-    right.set(xlabel="agent step", ylabel=f"{cfg.cost} distance to goal", title="latent distance to the goal")
+    right.set(xlabel="agent step", ylabel=f"{plan.cost} distance to goal", title="latent distance to the goal")
     right.set_yscale("log")
     right.legend()
     for ax in (left, right):
@@ -337,30 +298,8 @@ def _save_png(path: Path, frame: np.ndarray) -> None:
 
 # ---------------------------------------------------------------- Modal (cloud GPUs)
 
-app = modal.App("train-robots-mpc", image=cloud.image)
-
-
-@app.function(gpu=cloud.DEFAULT_GPU, volumes=cloud.VOLUMES, timeout=6 * 3600)
-def mpc_remote(cfg_fields: dict) -> dict:
-    """Run main() on a GPU container against the checkpoint volume, and commit the outputs."""
-    cfg = replace(
-        Config(**cfg_fields),
-        data_dir=Path(cloud.REMOTE_DATA_DIR),
-        ckpt_dir=Path(cloud.REMOTE_CKPT_DIR),
-        device="cuda",
-    )
-    try:
-        return main(cfg)
-    finally:
-        cloud.data_volume.commit()
-
-
-@app.local_entrypoint()
-def modal_main(*arglist: str) -> None:
-    cfg = cli.parse(Config, arglist)
-    fields_ = {k: v for k, v in asdict(cfg).items() if k not in ("data_dir", "ckpt_dir")}
-    metrics = mpc_remote.with_options(gpu=cfg.gpu).remote(fields_)
-    print({k: metrics[k] for k in ("success_rate", "mean_return", "std_return", "ms_per_action")})
+phase = cloud.phase_app("train-robots-mpc", Config, main, timeout=6 * 3600)
+app = phase.app
 
 
 if __name__ == "__main__":

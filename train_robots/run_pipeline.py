@@ -13,19 +13,17 @@ checkpoints.
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
-
-import modal  # noqa: E402
 
 from train_robots import generate_and_encode_modal as generate  # noqa: E402
 from train_robots import mpc_planner, train_bc, train_dream_sac, train_dynamics  # noqa: E402
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
-from train_robots.common.encoders import DEFAULT_VJEPA2_ID  # noqa: E402
-from train_robots.common.runtime import CKPT_DIR, DATA_DIR, atomic_write_bytes, write_json  # noqa: E402
+from train_robots.common.run_config import RunConfig  # noqa: E402
+from train_robots.common.runtime import atomic_write_bytes, write_json  # noqa: E402
 
 PLANNERS = ("random", "cem", "mppi")
 ROW_KEYS = ("success_rate", "mean_return", "std_return", "ms_per_action", "episodes")
@@ -33,56 +31,30 @@ DYNAMICS_KEYS = ("variant", "val_loss_1step", "rollout_error", "copy_baseline_er
 
 
 @dataclass
-class Config:
-    task: str = "reacher-easy"
-    """Control Suite task: reacher-easy, walker-walk or cheetah-run."""
-    encoder: str = "vjepa2"
-    """vjepa2 (pretrained), vjepa2-random or state."""
-    encoder_id: str = DEFAULT_VJEPA2_ID
-    """Hub id or local directory of the pretrained V-JEPA 2."""
-    preset: str = "cpu"
-    """smoke, cpu or full."""
-    seed: int = 0
-    """Seed of every phase."""
-    device: str = "auto"
-    """auto, cpu or cuda."""
-    data_dir: Path = DATA_DIR
-    """Root of the datasets."""
-    ckpt_dir: Path = CKPT_DIR
-    """Root of checkpoints and metrics."""
+class Config(RunConfig):
     ensemble: int = 5
     """Members of dream-SAC's world model (its disagreement is the uncertainty penalty)."""
-    gpu: str = cloud.DEFAULT_GPU
-    """Modal GPU type for `modal run` (ignored locally)."""
 
 
 def main(cfg: Config) -> dict:
-    shared = dict(
-        task=cfg.task,
-        encoder=cfg.encoder,
-        encoder_id=cfg.encoder_id,
-        preset=cfg.preset,
-        seed=cfg.seed,
-        device=cfg.device,
-    )
-    dirs = dict(data_dir=cfg.data_dir, ckpt_dir=cfg.ckpt_dir)
+    cfg.validate()  # the phases validate their own flags; the shared ones fail here, before phase 1
+    shared = cfg.shared()
     print("== phases 1-2: see, explore and remember", flush=True)
-    generate.main(generate.Config(data_dir=cfg.data_dir, **shared))
+    generate.main(generate.Config(**shared))
     print("== phase 1: behaviour cloning", flush=True)
-    results = {"bc": train_bc.main(train_bc.Config(**shared, **dirs))}
+    results = {"bc": train_bc.main(train_bc.Config(**shared))}
     print("== phase 3: learn to imagine", flush=True)
-    results["dynamics"] = train_dynamics.main(train_dynamics.Config(**shared, **dirs))
+    results["dynamics"] = train_dynamics.main(train_dynamics.Config(**shared))
     results["dynamics_ensemble"] = train_dynamics.main(
-        train_dynamics.Config(**shared, **dirs, ensemble=cfg.ensemble, name="dynamics_ensemble")
+        train_dynamics.Config(**shared, ensemble=cfg.ensemble, name="dynamics_ensemble")
     )
     print("== phases 4/4b: plan by imagining", flush=True)
     for planner in PLANNERS:
-        results[f"mpc_{planner}"] = mpc_planner.main(mpc_planner.Config(**shared, **dirs, planner=planner))
+        flags = mpc_planner.PlannerFlags(planner=planner)
+        results[f"mpc_{planner}"] = mpc_planner.main(mpc_planner.Config(**shared, planning=flags))
     print("== phase 5: a policy from dreams", flush=True)
     out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
-    results["sac"] = train_dream_sac.main(
-        train_dream_sac.Config(**shared, **dirs, dynamics=out / "dynamics_ensemble.pt")
-    )
+    results["sac"] = train_dream_sac.main(train_dream_sac.Config(**shared, dynamics=out / "dynamics_ensemble.pt"))
     summary = summarise(cfg, results)
     write_json(out / "summary.json", summary)
     atomic_write_bytes(out / "results.md", results_table(summary).encode())
@@ -118,26 +90,10 @@ def results_table(summary: dict) -> str:
 
 # ---------------------------------------------------------------- Modal (cloud GPUs)
 
-app = modal.App("train-robots-pipeline", image=cloud.image)
-
-
-@app.function(gpu=cloud.DEFAULT_GPU, volumes=cloud.VOLUMES, timeout=24 * 3600)
-def pipeline_remote(fields: dict) -> dict:
-    cfg = replace(
-        Config(**fields), data_dir=Path(cloud.REMOTE_DATA_DIR), ckpt_dir=Path(cloud.REMOTE_CKPT_DIR), device="cuda"
-    )
-    try:
-        return main(cfg)
-    finally:
-        cloud.data_volume.commit()
-
-
-@app.local_entrypoint()
-def modal_main(*arglist: str) -> None:
-    cfg = cli.parse(Config, arglist)
-    fields = {k: v for k, v in asdict(cfg).items() if k not in ("data_dir", "ckpt_dir")}
-    summary = pipeline_remote.with_options(gpu=cfg.gpu).remote(fields)
-    print(results_table(summary))
+phase = cloud.phase_app(
+    "train-robots-pipeline", Config, main, timeout=24 * 3600, report=lambda cfg, summary: print(results_table(summary))
+)
+app = phase.app
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
 
-import modal  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
@@ -33,32 +32,18 @@ from tqdm import tqdm  # noqa: E402
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import CheckpointError, checkpoint_dir, load_checkpoint  # noqa: E402
 from train_robots.common.data import META_NAME, DataError, Dataset, dataset_dir, load_dataset  # noqa: E402
-from train_robots.common.encoders import DEFAULT_VJEPA2_ID, EncoderInfo, build_encoder, encoder_info  # noqa: E402
+from train_robots.common.encoders import EncoderInfo, build_encoder, encoder_info  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.policy import KIND, PolicyController, PolicyMLP, load_policy, save_policy  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
 from train_robots.common.rollout import evaluate  # noqa: E402
-from train_robots.common.runtime import (  # noqa: E402
-    CKPT_DIR,
-    DATA_DIR,
-    ConfigError,
-    resolve_device,
-    seed_everything,
-    write_json,
-)
+from train_robots.common.run_config import RunConfig  # noqa: E402
+from train_robots.common.runtime import ConfigError, resolve_device, seed_everything, write_json  # noqa: E402
 from train_robots.common.training import check_finite, save_curves, split_episodes  # noqa: E402
 
 
 @dataclass
-class Config:
-    task: str = "reacher-easy"
-    """Control Suite task: reacher-easy, walker-walk or cheetah-run."""
-    encoder: str = "vjepa2"
-    """vjepa2 (pretrained), vjepa2-random or state: must match the dataset's encoder."""
-    encoder_id: str = DEFAULT_VJEPA2_ID
-    """Hub id or local directory of the pretrained V-JEPA 2 (with --encoder vjepa2)."""
-    preset: str = "cpu"
-    """Sizes: smoke (seconds), cpu (minutes on a laptop), full (GPU)."""
+class Config(RunConfig):
     hidden: int | None = None
     """Width of the policy's hidden layers (default: from the preset)."""
     layers: int | None = None
@@ -85,16 +70,6 @@ class Config:
     """Evaluation episodes run in lockstep, encoded and acted for in one batch (default: all)."""
     force: bool = False
     """Retrain and re-evaluate even if a finished bc.pt / bc.json with these settings exists."""
-    seed: int = 0
-    """Seeds the split, the initialisation, the batches and the evaluation episodes."""
-    device: str = "auto"
-    """auto, cpu or cuda."""
-    data_dir: Path = DATA_DIR
-    """Root of the datasets; this run reads <data-dir>/<task>/<encoder>/."""
-    ckpt_dir: Path = CKPT_DIR
-    """Root of the checkpoints; this run writes <ckpt-dir>/<task>/<encoder>/bc.*."""
-    gpu: str = cloud.DEFAULT_GPU
-    """Modal GPU type for `modal run` (ignored locally)."""
 
     def sizes(self) -> Preset:
         """The preset with this config's explicit sizes applied."""
@@ -110,6 +85,7 @@ class Config:
         return replace(get_preset(self.preset), **{k: v for k, v in fields.items() if v is not None})
 
     def validate(self) -> None:
+        super().validate()
         sizes = self.sizes()
         for flag, value in [
             ("hidden", sizes.bc_hidden),
@@ -152,31 +128,18 @@ def load_checked_dataset(cfg: Config, info: EncoderInfo) -> Dataset:
 
 @dataclass
 class Transitions:
-    """Every (z_t, expert action_t) of some episodes, flattened, with where each row came from."""
+    """Every (z_t, expert action_t) of some episodes, flattened (finite: the loader refuses NaN/inf)."""
 
     z: torch.Tensor  # [M, D]
     target: torch.Tensor  # [M, A]
-    episode: np.ndarray  # [M] dataset episode index
-    step: np.ndarray  # [M]
 
 
 def transitions(data: Dataset, episodes: np.ndarray, device: torch.device) -> Transitions:
-    steps = data.expert_action.shape[1]
     z = data.z[episodes, :-1]  # the last observation has no action
     return Transitions(
         z=torch.as_tensor(z.reshape(-1, z.shape[-1]), device=device),
         target=torch.as_tensor(data.expert_action[episodes].reshape(-1, data.expert_action.shape[-1]), device=device),
-        episode=np.repeat(episodes, steps),
-        step=np.tile(np.arange(steps), len(episodes)),
     )
-
-
-def describe_batch(part: Transitions, rows: np.ndarray, epoch: int, index: int) -> str:
-    """Name a batch, and the dataset rows in it holding NaN/inf (the usual cause of a NaN loss)."""
-    bad = ~(torch.isfinite(part.z[rows]).all(1) & torch.isfinite(part.target[rows]).all(1)).cpu().numpy()
-    where = [f"episode {part.episode[r]} step {part.step[r]}" for r in rows[bad][:3]]
-    found = f"; non-finite latent/target at {', '.join(where)}" if where else ""
-    return f"{index} of epoch {epoch}{found}"
 
 
 # ---------------------------------------------------------------- training
@@ -187,9 +150,8 @@ def build_policy(cfg: Config, env: ControlEnv, train: Transitions) -> PolicyMLP:
     policy = PolicyMLP(
         train.z.shape[1], env.action_dim, sizes.bc_hidden, sizes.bc_layers, env.action_low, env.action_high
     )
-    # nan-aware statistics: a bad row must fail its own batch (named), not poison every input
     z = train.z.cpu().numpy()
-    policy.set_normalizer(np.nanmean(z, axis=0), np.nanstd(z, axis=0))
+    policy.set_normalizer(z.mean(axis=0), z.std(axis=0))
     return policy.to(train.z.device)
 
 
@@ -222,7 +184,7 @@ def train_policy(cfg: Config, policy: PolicyMLP, train: Transitions, val: Transi
             loss = torch.nn.functional.mse_loss(policy(z), train.target[rows])
             step += 1
             if not math.isfinite(loss.item()):
-                check_finite(loss.item(), step, describe_batch(train, rows, epoch, index), last_good=kept)
+                check_finite(loss.item(), step, f"{index} of epoch {epoch}", last_good=kept)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -256,7 +218,7 @@ def _copy_state(policy: PolicyMLP) -> dict:
 
 def mean_action_loss(train: Transitions, val: Transitions) -> float:
     """Validation MSE of always predicting the training mean action: the floor BC must beat."""
-    mean = torch.nanmean(train.target, dim=0)
+    mean = train.target.mean(dim=0)
     return torch.nn.functional.mse_loss(mean.expand_as(val.target), val.target).item()
 
 
@@ -398,29 +360,8 @@ def fit_policy(
 
 # ---------------------------------------------------------------- Modal (cloud GPUs)
 
-app = modal.App("train-robots-bc", image=cloud.image)
-
-
-@app.function(gpu=cloud.DEFAULT_GPU, volumes=cloud.VOLUMES, timeout=3 * 3600)
-def train_bc_remote(cfg_fields: dict) -> dict:
-    """Train and evaluate on a GPU container; bc.* land on the data volume."""
-    cfg = replace(
-        Config(**cfg_fields),
-        data_dir=Path(cloud.REMOTE_DATA_DIR),
-        ckpt_dir=Path(cloud.REMOTE_CKPT_DIR),
-        device="cuda",
-    )
-    metrics = main(cfg)
-    cloud.data_volume.commit()
-    return metrics
-
-
-@app.local_entrypoint()
-def modal_main(*arglist: str) -> None:
-    cfg = cli.parse(Config, arglist)
-    fields = {k: v for k, v in asdict(cfg).items() if k not in ("data_dir", "ckpt_dir")}
-    metrics = train_bc_remote.with_options(gpu=cfg.gpu).remote(fields)
-    print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, list)}, indent=2))
+phase = cloud.phase_app("train-robots-bc", Config, main, timeout=3 * 3600)
+app = phase.app
 
 
 if __name__ == "__main__":

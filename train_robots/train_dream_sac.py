@@ -35,25 +35,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any dir
 
 import json  # noqa: E402
 
-import modal  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
 from train_robots.common.data import Dataset, dataset_dir, load_dataset  # noqa: E402
-from train_robots.common.encoders import DEFAULT_VJEPA2_ID, StateEncoder, build_encoder  # noqa: E402
+from train_robots.common.encoders import StateEncoder, build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
 from train_robots.common.rollout import ExpertController, evaluate  # noqa: E402
-from train_robots.common.runtime import (  # noqa: E402
-    CKPT_DIR,
-    DATA_DIR,
-    ConfigError,
-    resolve_device,
-    seed_everything,
-    write_json,
-)
+from train_robots.common.run_config import RunConfig  # noqa: E402
+from train_robots.common.runtime import ConfigError, resolve_device, seed_everything, write_json  # noqa: E402
 from train_robots.common.sac import ReplayBuffer, SACAgent, SACConfig, SACController, load_agent, save_agent  # noqa: E402
 from train_robots.common.training import check_finite, save_curves  # noqa: E402
 from train_robots.common.world_model import WorldModel, load_world_model  # noqa: E402
@@ -63,23 +56,7 @@ BUFFER_BYTES = 1 << 30
 
 
 @dataclass
-class Config:
-    task: str = "reacher-easy"
-    """Control Suite task: reacher-easy, walker-walk or cheetah-run."""
-    encoder: str = "vjepa2"
-    """vjepa2 (pretrained), vjepa2-random or state: the encoder of the data and world model."""
-    encoder_id: str = DEFAULT_VJEPA2_ID
-    """Hub id or local directory of the pretrained V-JEPA 2 (evaluation encodes with it)."""
-    preset: str = "cpu"
-    """Sizes: smoke (seconds), cpu (minutes on a laptop), full (GPU)."""
-    seed: int = 0
-    """Seeds the networks, the imagination and the evaluation episodes."""
-    device: str = "auto"
-    """auto, cpu or cuda."""
-    data_dir: Path = DATA_DIR
-    """Root of the datasets (start states and BC targets come from <data-dir>/<task>/<encoder>/)."""
-    ckpt_dir: Path = CKPT_DIR
-    """Root of checkpoints; this run writes <ckpt-dir>/<task>/<encoder>/sac.*."""
+class Config(RunConfig):
     dynamics: Path | None = None
     """The world model to dream in (default: <ckpt-dir>/<task>/<encoder>/dynamics.pt)."""
     updates: int | None = None
@@ -122,8 +99,10 @@ class Config:
     """Agent steps per evaluation episode (default: from the preset)."""
     parallel: int | None = None
     """Evaluation episodes run in lockstep, encoded and acted for in one batch (default: all)."""
-    gpu: str = cloud.DEFAULT_GPU
-    """Modal GPU type for `modal run` (ignored locally)."""
+
+    def on_volume(self) -> Config:
+        # A --dynamics path names a file here, not on the volume: there, use the default.
+        return replace(super().on_volume(), dynamics=None)
 
     def sizes(self) -> Preset:
         return get_preset(self.preset)
@@ -143,6 +122,7 @@ class Config:
         )
 
     def validate(self) -> None:
+        super().validate()
         positive = ("updates", "horizon", "rollout_batch", "rollout_every", "buffer_size", "batch_size", "hidden")
         positive += ("eval_every", "eval_episodes_during", "eval_episodes", "eval_episode_steps", "parallel")
         for name in positive:
@@ -526,31 +506,8 @@ def _jsonable(fields: dict) -> dict:
 
 # ---------------------------------------------------------------- Modal (cloud GPUs)
 
-app = modal.App("train-robots-dream-sac", image=cloud.image)
-
-
-@app.function(gpu=cloud.DEFAULT_GPU, volumes=cloud.VOLUMES, timeout=6 * 3600)
-def train_remote(cfg_fields: dict) -> dict:
-    """Run main() on a GPU container against the volume; commit the outputs."""
-    cfg = replace(
-        Config(**cfg_fields),
-        data_dir=Path(cloud.REMOTE_DATA_DIR),
-        ckpt_dir=Path(cloud.REMOTE_CKPT_DIR),
-        dynamics=None,
-        device="cuda",
-    )
-    try:
-        return main(cfg)
-    finally:
-        cloud.data_volume.commit()  # keep sac.pt even if the run fails late
-
-
-@app.local_entrypoint()
-def modal_main(*arglist: str) -> None:
-    cfg = cli.parse(Config, arglist)
-    fields = {k: v for k, v in asdict(cfg).items() if k not in ("data_dir", "ckpt_dir", "dynamics")}
-    metrics = train_remote.with_options(gpu=cfg.gpu).remote(fields)
-    print(f"dream-SAC on Modal: success {metrics['success_rate']:.0%}, mean return {metrics['mean_return']:.1f}")
+phase = cloud.phase_app("train-robots-dream-sac", Config, main, timeout=6 * 3600)
+app = phase.app
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
 
-import modal  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
@@ -38,16 +37,9 @@ from tqdm import tqdm  # noqa: E402
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import CheckpointError, checkpoint_dir, load_checkpoint  # noqa: E402
 from train_robots.common.data import DataError, Dataset, dataset_dir, load_dataset, read_meta  # noqa: E402
-from train_robots.common.encoders import DEFAULT_VJEPA2_ID  # noqa: E402
 from train_robots.common.presets import get_preset  # noqa: E402
-from train_robots.common.runtime import (  # noqa: E402
-    CKPT_DIR,
-    DATA_DIR,
-    ConfigError,
-    resolve_device,
-    seed_everything,
-    write_json,
-)
+from train_robots.common.run_config import RunConfig  # noqa: E402
+from train_robots.common.runtime import ConfigError, resolve_device, seed_everything, write_json  # noqa: E402
 from train_robots.common.training import check_finite, save_curves, split_episodes  # noqa: E402
 from train_robots.common.world_model import KINDS, WorldModel, WorldModelConfig, save_world_model  # noqa: E402
 
@@ -58,15 +50,7 @@ REWARD_WEIGHT, DISCOUNT_WEIGHT = 1.0, 0.1
 
 
 @dataclass
-class Config:
-    task: str = "reacher-easy"
-    """Control Suite task: reacher-easy, walker-walk or cheetah-run."""
-    encoder: str = "vjepa2"
-    """vjepa2 (pretrained), vjepa2-random or state: picks the dataset folder."""
-    encoder_id: str = DEFAULT_VJEPA2_ID
-    """With --encoder vjepa2: the encoder the dataset must have been made with."""
-    preset: str = "cpu"
-    """Sizes: smoke (seconds), cpu (minutes on a laptop), full (GPU)."""
+class Config(RunConfig):
     model: str = "mlp"
     """mlp (residual MLP) or transformer (causal, over a window of past latents and actions)."""
     ensemble: int = 1
@@ -99,16 +83,6 @@ class Config:
     write dynamics_compare.json / .png (each variant's checkpoint as dynamics_<variant>.pt)."""
     restart: bool = False
     """Train from scratch even when a finished or partial run of this config exists."""
-    seed: int = 0
-    """Seeds the split, the initialisation and the batches."""
-    device: str = "auto"
-    """auto, cpu or cuda."""
-    data_dir: Path = DATA_DIR
-    """Root of the datasets; reads <data-dir>/<task>/<encoder>/."""
-    ckpt_dir: Path = CKPT_DIR
-    """Root of the outputs; writes <ckpt-dir>/<task>/<encoder>/."""
-    gpu: str = cloud.DEFAULT_GPU
-    """Modal GPU type for `modal run` (ignored locally)."""
 
     def resolved(self) -> Config:
         """This config with every preset-sized field filled in."""
@@ -125,6 +99,7 @@ class Config:
         return replace(self, **{k: v if getattr(self, k) is None else getattr(self, k) for k, v in sizes.items()})
 
     def validate(self) -> None:
+        super().validate()
         if self.model not in KINDS:
             raise ConfigError(f"--model {self.model!r} is unknown; choose one of {KINDS}")
         cfg = self.resolved()
@@ -253,7 +228,7 @@ def train(cfg: Config, data: Dataset, train_idx: np.ndarray, val_idx: np.ndarray
             f"--rollout-steps/--window need sub-trajectories of {length} steps, but episodes have {episode_steps}"
         )
     train_data = data.subset(train_idx)
-    model.set_statistics(torch.as_tensor(train_data.z), torch.as_tensor(train_data.action))
+    model.set_statistics(*(torch.as_tensor(x) for x in (train_data.z, train_data.action, train_data.reward)))
     model.to(device)
     train_t, val_t = Tensors.of(train_data, model, device), Tensors.of(data.subset(val_idx), model, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -481,32 +456,8 @@ def _print_summary(results: dict[str, dict]) -> None:
 
 # ---------------------------------------------------------------- Modal (cloud GPUs)
 
-app = modal.App("train-robots-dynamics", image=cloud.image)
-
-
-@app.function(gpu=cloud.DEFAULT_GPU, volumes=cloud.VOLUMES, timeout=6 * 3600)
-def train_remote(cfg_fields: dict) -> dict:
-    """Run main() on a GPU container against the data volume, and commit the checkpoints."""
-    cfg = replace(
-        Config(**cfg_fields),
-        data_dir=Path(cloud.REMOTE_DATA_DIR),
-        ckpt_dir=Path(cloud.REMOTE_CKPT_DIR),
-        device="cuda",
-    )
-    try:
-        return main(cfg)
-    finally:
-        cloud.data_volume.commit()  # keep progress checkpoints even when the run fails
-
-
-@app.local_entrypoint()
-def modal_main(*arglist: str) -> None:
-    cfg = cli.parse(Config, arglist)
-    fields = {k: v for k, v in asdict(cfg).items() if k not in ("data_dir", "ckpt_dir")}
-    metrics = train_remote.with_options(gpu=cfg.gpu).remote(fields)
-    print(f"done on Modal ({cfg.gpu}); `modal volume get train-robots-data checkpoints/...` fetches the files")
-    if not cfg.compare:
-        print({k: metrics[k] for k in ("val_loss_1step", "rollout_error", "copy_baseline_error", "reward_mae")})
+phase = cloud.phase_app("train-robots-dynamics", Config, main, timeout=6 * 3600)
+app = phase.app
 
 
 if __name__ == "__main__":

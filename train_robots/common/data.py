@@ -13,8 +13,9 @@ holds E episodes of T agent steps:
     frame          uint8   [E, T+1, h, w, 3]  optional thumbnails
 
 Shards are written to a temporary name and renamed, so a killed run never leaves a file
-that looks finished. Loading checks every key, dtype and shape against meta.json and names
-the file and the field on any mismatch.
+that looks finished. Saving and loading check every key, dtype and shape against meta.json,
+and that float fields are finite, and name the file and the field (and the episode) on any
+mismatch.
 """
 
 from __future__ import annotations
@@ -116,6 +117,22 @@ def _check_arrays(arrays: dict[str, np.ndarray], meta: dict, where: str) -> None
             raise DataError(f"{where}: field {key!r} has shape {array.shape}, expected {shape}")
     if sizes["T"] != meta["episode_steps"]:
         raise DataError(f"{where}: episodes have {sizes['T']} steps, meta.json says {meta['episode_steps']}")
+    for key, array in arrays.items():
+        if array.dtype.kind == "f":
+            _check_finite(key, array, where)
+
+
+def _check_finite(key: str, array: np.ndarray, where: str) -> None:
+    """Refuse NaN/inf in a float field [E, T(+1), ...]: it would only surface later, as a NaN loss."""
+    bad_steps = ~np.isfinite(array).all(axis=tuple(range(2, array.ndim)))  # [E, T(+1)]
+    bad_episodes = np.flatnonzero(bad_steps.any(1))
+    if bad_episodes.size:
+        episode = int(bad_episodes[0])
+        step = int(np.flatnonzero(bad_steps[episode])[0])
+        raise DataError(
+            f"{where}: field {key!r} holds NaN or inf in episode {episode} of this shard (first at step {step}; "
+            f"{bad_episodes.size} of {array.shape[0]} episodes affected); regenerate it"
+        )
 
 
 def read_meta(folder: Path) -> dict:

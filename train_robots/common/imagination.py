@@ -92,7 +92,7 @@ class MLPImagination:
 
     def _reward(self, g: torch.Tensor, rewards: list) -> None:
         if self.reward_head is not None:
-            rewards.append(self.reward_head(g).squeeze(-1).float())
+            rewards.append(self.model.clamp_reward(self.reward_head(g).squeeze(-1).float()))
 
     def __call__(self, z0: torch.Tensor, actions: torch.Tensor, per_step: bool) -> dict[str, torch.Tensor]:
         n, s, horizon = actions.shape[:3]

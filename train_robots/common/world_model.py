@@ -18,12 +18,18 @@ the start. Kinds:
   * ensemble (any kind, K members): `next` is the member mean, `uncertainty` their disagreement
     (mean over dimensions of the members' standard deviation, normalised units).
 Reward and discount heads read the same features as the latent head: r(z_t, a_t), gamma(z_t, a_t).
+Imagined rewards are clamped to the range of the rewards the model was trained on (`clamp_reward`):
+off the data the reward head extrapolates (on reacher, whose agent-step rewards lie in [0, 2], it
+imagined -1.9 and 2.3), and a planner or a dreaming policy would chase rewards no state can pay.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -32,6 +38,7 @@ from train_robots.common.checkpoint import CheckpointError, load_checkpoint, sav
 
 KINDS = ("mlp", "transformer")
 STD_FLOOR = 1e-4  # constant latent dimensions must not blow up when normalised
+REWARD_RANGE = ("reward_low", "reward_high")
 
 
 @dataclass(frozen=True)
@@ -142,11 +149,22 @@ class WorldModel(nn.Module):
         self.register_buffer("a_mean", torch.zeros(a))
         self.register_buffer("a_std", torch.ones(a))
         self.register_buffer("delta_std", torch.ones(d))  # std of zn_{t+1} - zn_t
+        # The training data's reward range (unbounded until set_statistics sees rewards).
+        self.register_buffer("reward_low", torch.tensor(-math.inf))
+        self.register_buffer("reward_high", torch.tensor(math.inf))
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
+        """As nn.Module's; weights saved before the reward range was recorded keep this model's own
+        range (unbounded for a fresh model: an old dynamics.pt imagines as it always did)."""
+        own = {k: v for k, v in self.state_dict().items() if k in REWARD_RANGE and k not in state_dict}
+        return super().load_state_dict({**state_dict, **own}, strict=strict, assign=assign)
 
     # ------------------------------------------------------------ normalisation
     @torch.no_grad()
-    def set_statistics(self, z: Tensor, action: Tensor) -> None:
-        """Fit the normalisers to training data: z [N, T+1, D], action [N, T, A]."""
+    def set_statistics(self, z: Tensor, action: Tensor, reward: Tensor) -> None:
+        """Fit the normalisers and the reward range to training data: z [N, T+1, D], action [N, T, A], reward [N, T]."""
+        self.reward_low.copy_(reward.min())
+        self.reward_high.copy_(reward.max())
         self.z_mean.copy_(z.mean((0, 1)))
         self.z_std.copy_(z.std((0, 1)).clamp_min(STD_FLOOR))
         self.a_mean.copy_(action.mean((0, 1)))
@@ -164,13 +182,17 @@ class WorldModel(nn.Module):
     def normalize_action(self, a: Tensor) -> Tensor:
         return (a - self.a_mean) / self.a_std
 
+    def clamp_reward(self, reward: Tensor) -> Tensor:
+        """An imagined reward within the training data's range (see the module docstring)."""
+        return torch.clamp(reward, self.reward_low, self.reward_high)
+
     # ------------------------------------------------------------ primitives
     def next(self, z: Tensor, a: Tensor) -> Tensor:
         """z [B, D], a [B, A] -> predicted next latent [B, D] (ensemble: member mean)."""
         return self.rollout(z, a[:, None])["z"][:, 0]
 
     def reward(self, z: Tensor, a: Tensor) -> Tensor:
-        """Predicted reward of taking a in z: [B]."""
+        """Predicted reward of taking a in z, within the data's reward range: [B]."""
         return self.rollout(z, a[:, None])["reward"][:, 0]
 
     def discount(self, z: Tensor, a: Tensor) -> Tensor:
@@ -183,7 +205,8 @@ class WorldModel(nn.Module):
 
     def rollout(self, z0: Tensor, actions: Tensor) -> dict[str, Tensor]:
         """Open-loop imagination: z0 [B, D], actions [B, H, A] -> z [B, H, D] (z[:, t] after
-        actions[:, t]), reward / discount / uncertainty [B, H] (reward[:, t] for taking actions[:, t])."""
+        actions[:, t]), reward / discount / uncertainty [B, H] (reward[:, t] for taking actions[:, t], within
+        the data's reward range)."""
         out = self.rollout_normalized(self.normalize(z0), self.normalize_action(actions))
         out["z"] = self.denormalize(out.pop("zn"))
         return out
@@ -199,7 +222,7 @@ class WorldModel(nn.Module):
             preds = [self._predict(m, hz, ha) for m in self.members]  # each: last position only
             nxt = torch.stack([p[0] for p in preds])  # [K, B, D]
             zs.append(nxt.mean(0))
-            rewards.append(torch.stack([p[1] for p in preds]).mean(0))
+            rewards.append(self.clamp_reward(torch.stack([p[1] for p in preds]).mean(0)))
             discounts.append(torch.stack([p[2] for p in preds]).mean(0))
             spreads.append(nxt.std(0, unbiased=False).mean(-1))
             history_z.append(zs[-1])
@@ -270,7 +293,7 @@ class FoldedMLP:
         """(u_t, normalised action) -> (u_{t+1}, features g_t [B, W], reward [B])."""
         core = self.member.core
         g = core.hidden(nn.functional.silu(core.in_norm(u + core.in_a(an))))
-        return u + g @ self.M.T + self.c, g, self.member.reward_head(g).squeeze(-1)
+        return u + g @ self.M.T + self.c, g, self.model.clamp_reward(self.member.reward_head(g).squeeze(-1))
 
     def latent(self, zn0: Tensor, g_sum: Tensor, steps: int) -> Tensor:
         """zn after `steps` steps whose features sum to g_sum [B, W]."""
@@ -308,5 +331,7 @@ def load_world_model(path: Path, encoder: dict | None = None, task: str | None =
             f"{payload['encoder'].get('dim')}"
         )
     model = WorldModel(WorldModelConfig(**fields))
+    if any(k not in payload["model"] for k in REWARD_RANGE):
+        print(f"note: {path} predates the recorded reward range: its imagined rewards are not clamped (retrain it)")
     model.load_state_dict(payload["model"])
     return model.eval()

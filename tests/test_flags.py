@@ -1,0 +1,85 @@
+"""The flags users type: every script's --help lists the flags it listed before the shared base config."""
+
+import importlib
+import re
+
+import pytest
+
+from train_robots.common import cli
+from train_robots.common.encoders import DEFAULT_VJEPA2_ID
+from train_robots.common.presets import get_preset
+from train_robots.common.run_config import RunConfig
+from train_robots.common.runtime import CKPT_DIR, DATA_DIR
+
+SHARED = "--task --encoder --encoder-id --preset --seed --device --data-dir --ckpt-dir --gpu"
+PLANNER = (
+    "--planner --samples --horizon --iterations --elites --init-std --min-std --temperature --noise-beta "
+    "--mppi-adapt-std --no-mppi-adapt-std --warm-start --no-warm-start --replan-every --cost --cost-at --cost-units "
+    "--reward-weight --uncertainty-penalty --precision"
+)
+# What each script's --help listed before its Config extended RunConfig (generate had no --ckpt-dir).
+FLAGS = {
+    "generate_and_encode_modal": f"{SHARED} --episodes --episode-steps --shard-episodes --epsilon --thumbnail-size",
+    "train_bc": f"{SHARED} --hidden --layers --epochs --batch-size --lr --weight-decay --input-noise --patience "
+    "--val-fraction --eval-episodes --eval-episode-steps --force --no-force",
+    "train_dynamics": f"{SHARED} --model --ensemble --rollout-steps --width --depth --window --steps --batch --lr "
+    "--horizon --weight-decay --val-fraction --name --compare --no-compare --restart --no-restart",
+    "mpc_planner": f"{SHARED} {PLANNER} --goal-settle-steps --goal-at-rest --no-goal-at-rest --episodes "
+    "--episode-steps --gif --no-gif --force --no-force",
+    "train_dream_sac": f"{SHARED} --dynamics --updates --horizon --rollout-batch --rollout-every --buffer-size "
+    "--batch-size --hidden --gamma --uncertainty-penalty --truncate-quantile --reward-disagreement "
+    "--no-reward-disagreement --halt --no-halt --bc-weight --eval-every --eval-episodes-during --eval-episodes "
+    "--eval-episode-steps",
+    "run_pipeline": f"{SHARED} --ensemble",
+    "bench": "--sections --device --quick --no-quick --out --gpu",
+}
+# An entry of the flag column (boxed on a terminal, plain otherwise), not an indented description line.
+OPTION_LINE = re.compile(r"^[│|]?\s{1,2}((?:-{1,2}[a-z][\w-]*(?:, )?)+)")
+
+
+def listed_flags(help_text: str) -> set[str]:
+    found = set()
+    for line in help_text.splitlines():
+        if match := OPTION_LINE.match(line):
+            found.update(flag.strip() for flag in match.group(1).split(","))
+    return found
+
+
+@pytest.mark.parametrize("script", sorted(FLAGS))
+def test_help_lists_every_flag_users_type(script, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # one option per line
+    module = importlib.import_module(f"train_robots.{script}")
+    with pytest.raises(SystemExit) as done:
+        cli.parse(module.Config, ["--help"])
+    assert done.value.code == 0
+    missing = set(FLAGS[script].split()) - listed_flags(capsys.readouterr().out)
+    assert not missing, f"{script} --help no longer lists {sorted(missing)}"
+
+
+@pytest.mark.parametrize("script", sorted(set(FLAGS) - {"bench"}))
+def test_shared_flags_keep_their_defaults(script):
+    cfg = cli.parse(importlib.import_module(f"train_robots.{script}").Config, [])
+    assert isinstance(cfg, RunConfig)
+    assert cfg.shared() == {
+        "task": "reacher-easy",
+        "encoder": "vjepa2",
+        "encoder_id": DEFAULT_VJEPA2_ID,
+        "preset": "cpu",
+        "seed": 0,
+        "device": "auto",
+        "data_dir": DATA_DIR,
+        "ckpt_dir": CKPT_DIR,
+        "gpu": "A10",
+    }
+
+
+def test_planner_flags_are_flat_and_sized_by_the_preset():
+    from train_robots import mpc_planner
+
+    plain = cli.parse(mpc_planner.Config, ["--preset", "full"]).planner_config()
+    full = get_preset("full")
+    assert (plain.samples, plain.replan_every) == (full.plan_samples, full.plan_replan_every)
+    cfg = cli.parse(mpc_planner.Config, ["--samples", "7", "--no-mppi-adapt-std", "--cost", "l2", "--episodes", "3"])
+    planner = cfg.planner_config()
+    assert (planner.samples, planner.mppi_adapt_std, planner.cost, cfg.episodes) == (7, False, "l2", 3)
+    assert planner.replan_every == get_preset("cpu").plan_replan_every
