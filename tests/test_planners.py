@@ -214,3 +214,21 @@ def test_colored_noise_is_unit_variance_and_correlated_in_time_only_when_colored
     assert lag1(pink) > 0.5  # a push lasts several steps
     with pytest.raises(ConfigError, match="--noise-beta"):
         PlannerConfig(noise_beta=-1.0).validate()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (runs on a lent GPU)")
+@pytest.mark.parametrize("name", ["cem", "mppi", "random"])
+def test_cuda_graph_plans_equal_eager_plans(name):
+    model = random_world_model(latent_dim=64, width=32).cuda()
+    cfg = dict(planner=name, samples=128, horizon=6, iterations=3, elites=16, reward_weight=0.5, precision="fp32")
+    z, goal = torch.randn(2, 3, 64).numpy()
+    plans = {}
+    for graphs in (False, True):
+        planner = Planner(model, PlannerConfig(cuda_graphs=graphs, **cfg), -np.ones(2), np.ones(2), seed=1)
+        planner.reset([11, 12, 13])
+        first = planner.plan(z, goal)
+        plans[graphs] = (first, planner.plan(z + 0.1, goal, executed=1))  # a replay, warm-started
+        assert (planner._graphed is not None) == graphs and (not graphs or planner._graphed.graphs)
+    for eager, graphed in zip(plans[False], plans[True]):
+        np.testing.assert_allclose(graphed.actions, eager.actions, atol=1e-4)
+        np.testing.assert_allclose(graphed.cost, eager.cost, atol=1e-4)

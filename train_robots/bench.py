@@ -331,6 +331,7 @@ def bench_evaluation(device: torch.device) -> dict:
     controller = PolicyController(policy.to(device))
     episodes, steps = 50, _repeats(10, 2)
     figures = {"episodes": episodes, "episode_steps": steps, "image_size": preset.image_size}
+    evaluate(env, encoder, controller, episodes, 1, seed=0, parallel=episodes, desc="warm-up")  # makes the envs
     for n in (1, episodes):
         start = time.perf_counter()
         metrics = evaluate(env, encoder, controller, episodes, steps, seed=0, parallel=n, desc=f"eval N={n}")

@@ -40,8 +40,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from train_robots.common.cuda_graphs import CudaGraphs
 from train_robots.common.imagination import (
     PRECISIONS,
+    MLPImagination,
     imagination,
     imagined_bytes_per_problem,
     model_device,
@@ -95,6 +97,9 @@ class PlannerConfig:
     """CEM/MPPI: start from the previous plan shifted by one step."""
     precision: str = "auto"
     """Matrix products in fp32 or bf16; auto: bf16 where the hardware runs it natively."""
+    cuda_graphs: bool = True
+    """On CUDA, replay each iteration's imagination and costs as a CUDA graph (a plan for one
+    episode is otherwise bound by kernel launches); single-MLP world models only."""
 
     def validate(self) -> None:
         checks = [
@@ -183,6 +188,14 @@ class Planner:
         self.generators: list[torch.Generator] = []
         self._previous: torch.Tensor | None = None
         self._executed = 1
+        self._graphed = CudaGraphs(self._evaluate) if cfg.cuda_graphs and self.device.type == "cuda" else None
+
+    def _cost(self, z0: torch.Tensor, goal: torch.Tensor, units: torch.Tensor, per_step: bool = False):
+        """`_evaluate`, replayed as a CUDA graph where that is on and the imagination is the MLP's
+        (its outputs are then overwritten by the next call: every caller reads them at once)."""
+        if self._graphed is not None and isinstance(self.imagine, MLPImagination):
+            return self._graphed(z0, goal, units, per_step=per_step)
+        return self._evaluate(z0, goal, units, per_step=per_step)
 
     def reset(self, episode_seeds: Sequence[int] | None = None) -> None:
         """Start new episodes: forget the previous plans, and give each episode its own random
@@ -217,7 +230,7 @@ class Planner:
         search = {"random": self._random, "cem": self._cem, "mppi": self._mppi}[self.cfg.planner]
         units, history = search(z0, goal)
         self._previous = units
-        cost, distance = self._evaluate(z0, goal, units[:, None], per_step=True)
+        cost, distance = self._cost(z0, goal, units[:, None], per_step=True)
         best, mean = (torch.stack(column, 1).cpu().numpy() for column in zip(*history))  # [N, iterations]
         plan = Plan(
             actions=self._to_env(units).cpu().numpy(),
@@ -252,7 +265,7 @@ class Planner:
         best, best_cost, history = None, None, []
         for _ in range(self.cfg.iterations):
             units = torch.stack([torch.rand(shape, generator=g, device=self.device) for g in self.generators]) * 2 - 1
-            cost = self._evaluate(z0, goal, units)[0]  # [N, S]
+            cost = self._cost(z0, goal, units)[0]  # [N, S]
             i = torch.argmin(cost, 1)
             if best is None:
                 best, best_cost = units[rows, i], cost[rows, i]
@@ -276,7 +289,7 @@ class Planner:
         history = []
         for _ in range(self.cfg.iterations):
             units = self._sample(mean, std)
-            cost = self._evaluate(z0, goal, units)[0]
+            cost = self._cost(z0, goal, units)[0]
             mean, std = refit(units, cost, std)
             history.append((cost.min(1).values, cost.mean(1)))
         return mean, history

@@ -86,7 +86,7 @@ def evaluate(
     if episodes < 1 or episode_steps < 1:
         raise ValueError(f"evaluate needs episodes >= 1 and episode_steps >= 1, got {episodes}, {episode_steps}")
     width = episodes if parallel is None else max(1, min(int(parallel), episodes))
-    envs = [env] + [ControlEnv(env.name) for _ in range(width - 1)]
+    envs = environments(env, width)
     seeds = [episode_seed(seed, i, "eval") for i in range(episodes)]
     returns, solved = np.zeros(episodes), np.zeros(episodes, bool)
     act_seconds, step_seconds, batch_sizes = [], [], []
@@ -138,6 +138,17 @@ def evaluate(
         "returns": [float(r) for r in returns],
         "successes": [bool(s) for s in solved],
     }
+
+
+_POOL: dict[str, list[ControlEnv]] = {}
+
+
+def environments(env: ControlEnv, n: int) -> list[ControlEnv]:
+    """`env` and n - 1 more of its task, kept for later evaluations (loading a task takes about
+    0.1 s; every use resets them by seed, so nothing carries over)."""
+    pool = _POOL.setdefault(env.name, [])
+    pool += [ControlEnv(env.name) for _ in range(n - 1 - len(pool))]
+    return [env] + pool[: n - 1]
 
 
 def episodes_in_parallel(
