@@ -21,6 +21,10 @@ def test_pipeline_runs_every_phase_and_resumes(tmp_path):
     assert methods[0] == "expert" and methods[-1] == "dream-SAC"
     assert all(row["status"] == "ok" for row in saved["comparison"])
     assert "| dream-SAC | state |" in (out / "results.md").read_text()
+    phases = {"data", "bc", "dynamics", "mpc_random", "mpc_cem", "mpc_mppi", "sac"}
+    assert set(saved["phase_seconds"]) == phases and all(t > 0 for t in saved["phase_seconds"].values())
+    assert saved["total_seconds"] == sum(saved["phase_seconds"].values())
+    assert "Wall time:" in (out / "results.md").read_text()
     # rerunning the same command reuses what is finished instead of retraining it
     bc_mtime = (out / "bc.pt").stat().st_mtime_ns
     weights = torch.load(out / "dynamics.pt", weights_only=False)["model"]

@@ -13,6 +13,8 @@ checkpoints.
 from __future__ import annotations
 
 import sys
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,27 +41,39 @@ class Config(RunConfig):
 def main(cfg: Config) -> dict:
     cfg.validate()  # the phases validate their own flags; the shared ones fail here, before phase 1
     shared = cfg.shared()
-    print("== phases 1-2: see, explore and remember", flush=True)
-    generate.main(generate.Config(**shared))
-    print("== phase 1: behaviour cloning", flush=True)
-    results = {"bc": train_bc.main(train_bc.Config(**shared))}
-    print("== phase 3: learn to imagine", flush=True)
-    results["dynamics"] = train_dynamics.main(train_dynamics.Config(**shared))
-    results["dynamics_ensemble"] = train_dynamics.main(
-        train_dynamics.Config(**shared, ensemble=cfg.ensemble, name="dynamics_ensemble")
-    )
-    print("== phases 4/4b: plan by imagining", flush=True)
-    for planner in PLANNERS:
-        flags = mpc_planner.PlannerFlags(planner=planner)
-        results[f"mpc_{planner}"] = mpc_planner.main(mpc_planner.Config(**shared, planning=flags))
-    print("== phase 5: a policy from dreams", flush=True)
     out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
-    results["sac"] = train_dream_sac.main(train_dream_sac.Config(**shared, dynamics=out / "dynamics_ensemble.pt"))
-    summary = summarise(cfg, results)
+    results: dict = {}
+    seconds: dict[str, float] = {}
+    with phase_timer("phases 1-2: see, explore and remember", "data", seconds):
+        generate.main(generate.Config(**shared))
+    with phase_timer("phase 1: behaviour cloning", "bc", seconds):
+        results["bc"] = train_bc.main(train_bc.Config(**shared))
+    with phase_timer("phase 3: learn to imagine", "dynamics", seconds):
+        results["dynamics"] = train_dynamics.main(train_dynamics.Config(**shared))
+        results["dynamics_ensemble"] = train_dynamics.main(
+            train_dynamics.Config(**shared, ensemble=cfg.ensemble, name="dynamics_ensemble")
+        )
+    for planner in PLANNERS:
+        with phase_timer(f"phase 4: plan by imagining ({planner})", f"mpc_{planner}", seconds):
+            flags = mpc_planner.PlannerFlags(planner=planner)
+            results[f"mpc_{planner}"] = mpc_planner.main(mpc_planner.Config(**shared, planning=flags))
+    with phase_timer("phase 5: a policy from dreams", "sac", seconds):
+        results["sac"] = train_dream_sac.main(train_dream_sac.Config(**shared, dynamics=out / "dynamics_ensemble.pt"))
+    summary = {**summarise(cfg, results), "phase_seconds": seconds, "total_seconds": sum(seconds.values())}
     write_json(out / "summary.json", summary)
     atomic_write_bytes(out / "results.md", results_table(summary).encode())
     print(results_table(summary))
     return summary
+
+
+@contextmanager
+def phase_timer(title: str, key: str, seconds: dict[str, float]):
+    """Announce a phase, and print and record its wall time at its end (a reused phase takes ~0 s)."""
+    print(f"== {title}", flush=True)
+    start = time.perf_counter()
+    yield
+    seconds[key] = time.perf_counter() - start
+    print(f"== {title}: {seconds[key] / 60:.1f} min", flush=True)
 
 
 def summarise(cfg: Config, results: dict) -> dict:
@@ -85,6 +99,9 @@ def results_table(summary: dict) -> str:
     lines += [
         f"- h={h}: {dyn['rollout_error'][h]:.3f} vs {dyn['copy_baseline_error'][h]:.3f}" for h in dyn["rollout_error"]
     ]
+    if "phase_seconds" in summary:
+        times = ", ".join(f"{k} {v / 60:.1f}" for k, v in summary["phase_seconds"].items())
+        lines += ["", f"Wall time: {summary['total_seconds'] / 60:.1f} min ({times} min)."]
     return "\n".join(lines) + "\n"
 
 
