@@ -90,7 +90,7 @@ def test_reloaded_policy_reproduces_the_validation_loss(bc_run, bc_data):
 
 def test_checkpoint_for_another_encoder_is_refused(bc_run):
     out, _ = bc_run
-    with pytest.raises(CheckpointError, match="encoder name is 'state'.*'vjepa2-random'"):
+    with pytest.raises(CheckpointError, match="name: recorded 'state', expected 'vjepa2-random'"):
         load_policy(out / "bc.pt", encoder={"name": "vjepa2-random", "dim": 64})
 
 
@@ -140,7 +140,7 @@ def test_a_nan_latent_is_refused_before_training_naming_file_field_and_episode(b
 def test_dataset_of_another_encoder_is_refused(bc_data, tmp_path):
     # a state dataset put where the vjepa2-random one belongs
     shutil.copytree(bc_data / "reacher-easy" / "state", tmp_path / "reacher-easy" / "vjepa2-random")
-    with pytest.raises(DataError, match="encoder name is 'state', but 'vjepa2-random' was asked for"):
+    with pytest.raises(DataError, match="name: recorded 'state', expected 'vjepa2-random'"):
         train_bc.main(bc_config(tmp_path, tmp_path / "ckpt", encoder="vjepa2-random"))
 
 

@@ -99,7 +99,7 @@ def test_single_episode_dataset_is_refused(tmp_path):
 
 def test_checkpoint_of_another_encoder_is_refused(trained):
     _, _, out = trained
-    with pytest.raises(CheckpointError, match="encoder dim is 8, but the data/command line has 1024"):
+    with pytest.raises(CheckpointError, match="dim: recorded 8, expected 1024"):
         load_world_model(out / "dynamics.pt", encoder={"name": "state", "dim": 1024})
 
 

@@ -109,3 +109,29 @@ def test_state_goals_compare_the_pose_and_not_the_velocities(env):
     mask = StateEncoder(env).goal_dims
     assert mask.shape == (env.obs_dim,) and mask.sum() == env.obs_dim - env.physics.model.nv
     assert not mask[-env.physics.model.nv :].any()  # reacher's observation ends with the joint velocities
+
+
+def test_a_clip_of_two_frames_shows_motion_and_a_still_clip_is_the_frame_repeated(env):
+    encoder = build_encoder("vjepa2-random", env, SMOKE, torch.device("cpu"))
+    assert (encoder.info.clip, encoder.info.pooling) == ("motion", "mean")
+    env.reset(0)
+    before = encoder.observe(env)
+    for _ in range(5):
+        env.step(np.ones(env.action_dim, np.float32))
+    after = encoder.observe(env)
+    moving, still = encoder.encode(encoder.motion_inputs(np.stack([before, after]), np.stack([after, after])))
+    assert not np.allclose(moving, still, atol=1e-5)  # the same current frame, another previous one
+    np.testing.assert_allclose(still, encoder.encode(after[None])[0], rtol=1e-5, atol=1e-6)
+    # an episode's first frame is paired with itself, then each frame with the one before
+    clips = encoder.episode_inputs(np.stack([before, after, after]))
+    assert clips.shape == (3, 2, *before.shape)
+    np.testing.assert_array_equal(clips[0], [before, before])
+    np.testing.assert_array_equal(clips[1], [before, after])
+    with pytest.raises(ValueError, match="clips"):
+        encoder.encode(np.zeros((1, 3, 32, 32, 3), np.uint8))  # 3 frames are not one tubelet
+
+
+def test_the_state_needs_no_history(env):
+    encoder = build_encoder("state", env, SMOKE, torch.device("cpu"))
+    obs = np.random.default_rng(0).standard_normal((4, env.obs_dim)).astype(np.float32)
+    np.testing.assert_array_equal(encoder.episode_inputs(obs), obs)

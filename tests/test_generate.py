@@ -5,6 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 from conftest import smoke_generate_config
 
 from train_robots import generate_and_encode_modal as generate
@@ -17,6 +18,9 @@ from train_robots.common.data import (
     save_shard,
     shard_path,
 )
+from train_robots.common.encoders import build_encoder
+from train_robots.common.envs import ControlEnv
+from train_robots.common.presets import get_preset
 from train_robots.common.runtime import ConfigError
 
 
@@ -56,6 +60,24 @@ def test_pixel_encoder_shards_are_deterministic(tmp_path):
     za, zb = load_shard(shard_path(a, 0), meta)["z"], load_shard(shard_path(b, 0), meta)["z"]
     np.testing.assert_array_equal(za, zb)
     assert meta["latent_dim"] == za.shape[-1] and np.abs(za.astype(np.float32)).sum() > 0
+    assert meta["encoder"]["clip"] == "motion"
+
+
+def test_pixel_latents_are_of_the_previous_and_current_frame(tmp_path):
+    """Every stored z_t re-renders from the stored physics as the clip (frame t-1, frame t)."""
+    folder = generate.main(smoke_generate_config(tmp_path, encoder="vjepa2-random", episodes=1))
+    meta = read_meta(folder)
+    shard = load_shard(shard_path(folder, 0), meta)
+    env = ControlEnv("reacher-easy")
+    encoder = build_encoder("vjepa2-random", env, get_preset("smoke"), torch.device("cpu"))
+    frames = []
+    for state in shard["physics"][0, :4]:
+        env.set_state(state)
+        frames.append(encoder.observe(env))
+    expected = encoder.encode(encoder.episode_inputs(np.stack(frames)))
+    np.testing.assert_allclose(shard["z"][0, :4].astype(np.float32), expected, rtol=2e-3, atol=2e-3)  # float16
+    still = encoder.encode(np.stack(frames[1:3]))
+    assert np.abs(still - expected[1:3]).max() > 1e-2  # not the frame alone
 
 
 @pytest.fixture
@@ -152,7 +174,7 @@ def test_folder_refuses_a_different_encoder_or_size(state_dataset, tmp_path):
 
 
 def test_expect_encoder_guards_against_the_wrong_folder(state_dataset):
-    with pytest.raises(DataError, match="encoder name is 'state'"):
+    with pytest.raises(DataError, match="name: recorded 'state'"):
         load_dataset(state_dataset, expect_encoder={"name": "vjepa2", "dim": 1024})
 
 

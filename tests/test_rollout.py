@@ -102,4 +102,9 @@ def test_pixel_encoder_in_the_loop(env):
     latents = np.stack(recorder.latents)
     assert latents.shape == (3, encoder.info.dim) and latents.dtype == np.float32
     env.reset(metrics["seeds"][0])
-    np.testing.assert_allclose(latents[0], encoder.encode(encoder.observe(env)[None])[0], rtol=1e-5, atol=1e-5)
+    first = encoder.observe(env)
+    np.testing.assert_allclose(latents[0], encoder.encode(first[None])[0], rtol=1e-5, atol=1e-5)  # still clip
+    env.step(np.zeros(env.action_dim, np.float32))  # the recorder's action
+    second = encoder.observe(env)
+    motion = encoder.encode(encoder.motion_inputs(first[None], second[None]))[0]
+    np.testing.assert_allclose(latents[1], motion, rtol=1e-5, atol=1e-5)  # (previous, current) frames

@@ -166,7 +166,7 @@ def test_saved_policy_reloads_and_acts_identically(tmp_path):
     loaded.update(random_batch(seed=9))
     for p, q in zip(agent.parameters(), loaded.parameters()):
         torch.testing.assert_close(p, q)
-    with pytest.raises(CheckpointError, match="encoder dim"):
+    with pytest.raises(CheckpointError, match="dim: recorded 8, expected 7"):
         load_agent(path, encoder={**ENCODER, "dim": 7})
 
 

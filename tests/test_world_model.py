@@ -163,9 +163,9 @@ def test_weights_saved_before_the_reward_range_load_and_keep_the_models_own(tmp_
 def test_mismatched_encoder_or_task_is_refused(tmp_path):
     path = tmp_path / "dynamics.pt"
     save_world_model(path, make_model(), "reacher-easy", ENCODER)
-    with pytest.raises(CheckpointError, match="encoder dim is 6.*1024"):
+    with pytest.raises(CheckpointError, match="dim: recorded 6, expected 1024"):
         load_world_model(path, encoder={"name": "state", "dim": 1024})
-    with pytest.raises(CheckpointError, match="encoder name"):
+    with pytest.raises(CheckpointError, match="name: recorded .state."):
         load_world_model(path, encoder={"name": "vjepa2-random", "dim": 6})
     with pytest.raises(CheckpointError, match="task"):
         load_world_model(path, task="walker-walk")

@@ -113,7 +113,7 @@ def collect_episode(env: ControlEnv, encoder: Encoder, cfg: Config, seed: int, s
         rewards.append(result.reward)
         discounts.append(result.discount)
     episode = {
-        "z": encoder.encode(np.stack(observations)).astype(np.float16),
+        "z": encoder.encode(encoder.episode_inputs(np.stack(observations))).astype(np.float16),
         "action": np.stack(actions).astype(np.float32),
         "reward": np.asarray(rewards, np.float32),
         "discount": np.asarray(discounts, np.float32),

@@ -115,12 +115,7 @@ class Config(RunConfig):
 def load_checked_dataset(cfg: Config, info: EncoderInfo) -> Dataset:
     """The dataset of --task/--encoder, refused if it was made by another encoder."""
     folder = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
-    data = load_dataset(folder, expect_encoder={"name": info.name, "dim": info.dim})
-    if data.meta["encoder"].get("id") != info.id:
-        raise DataError(
-            f"{folder / META_NAME}: encoder id is {data.meta['encoder'].get('id')!r}, but this run's encoder is "
-            f"{info.id!r} (--encoder-id / --preset); regenerate the data or match the flags"
-        )
+    data = load_dataset(folder, expect_encoder=info.to_dict())
     if data.meta["task"] != cfg.task:
         raise DataError(f"{folder / META_NAME}: task is {data.meta['task']!r}, but --task is {cfg.task!r}")
     return data

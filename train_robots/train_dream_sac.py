@@ -39,7 +39,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
-from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
+from train_robots.common.checkpoint import checkpoint_dir, encoder_mismatch  # noqa: E402
 from train_robots.common.data import Dataset, dataset_dir, load_dataset  # noqa: E402
 from train_robots.common.encoders import StateEncoder, build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
@@ -374,6 +374,10 @@ def main(cfg: Config) -> dict:
     bc_z = torch.as_tensor(data.z[:, :-1].reshape(-1, starts.shape[-1]), device=device)
     bc_a = torch.as_tensor(data.expert_action.reshape(-1, env.action_dim), device=device)
     eval_encoder = build_encoder(cfg.encoder, env, cfg.sizes(), device, cfg.encoder_id)
+    if diffs := encoder_mismatch(encoder_meta, eval_encoder.info.to_dict()):
+        raise ConfigError(
+            f"the dataset was encoded by another encoder than --encoder/--encoder-id ({'; '.join(diffs)})"
+        )
     settings = {"training": cfg.training_settings(), "run": _jsonable(asdict(cfg))}
 
     def refill() -> dict[str, float]:

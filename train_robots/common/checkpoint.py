@@ -16,6 +16,18 @@ import torch
 from train_robots.common.runtime import UserError, atomic_write_bytes
 
 REQUIRED_KEYS = ("kind", "model", "config", "task", "encoder", "step", "metrics")
+ENCODER_IDENTITY = ("name", "id", "dim", "image_size", "clip", "pooling")
+"""What must agree between an encoder and the data or checkpoints made with it."""
+
+
+def encoder_mismatch(recorded: dict, expected: dict) -> list[str]:
+    """Where a recorded encoder (meta.json, a checkpoint) differs from the one expected, as
+    "field: recorded X, expected Y" (fields the expected encoder leaves at None are not compared)."""
+    return [
+        f"{field}: recorded {recorded.get(field)!r}, expected {expected.get(field)!r}"
+        for field in ENCODER_IDENTITY
+        if expected.get(field) is not None and recorded.get(field) != expected.get(field)
+    ]
 
 
 class CheckpointError(UserError, ValueError):
@@ -47,14 +59,11 @@ def load_checkpoint(path: Path, kind: str, encoder: dict | None = None, task: st
         raise CheckpointError(f"{path}: is a {payload['kind']!r} checkpoint, expected {kind!r}")
     if task is not None and payload["task"] != task:
         raise CheckpointError(f"{path}: trained on task {payload['task']!r}, but --task is {task!r}")
-    if encoder is not None:
-        for field in ("name", "dim"):
-            have, want = payload["encoder"].get(field), encoder.get(field)
-            if have != want:
-                raise CheckpointError(
-                    f"{path}: encoder {field} is {have!r}, but the data/command line has {want!r}; "
-                    "retrain it for this encoder"
-                )
+    if encoder is not None and (diffs := encoder_mismatch(payload["encoder"], encoder)):
+        raise CheckpointError(
+            f"{path}: made with another encoder than the data/command line ({'; '.join(diffs)}); "
+            "retrain it for this encoder"
+        )
     return payload
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from train_robots.common.checkpoint import encoder_mismatch
 from train_robots.common.runtime import UserError, atomic_write_bytes, write_json
 
 META_NAME = "meta.json"
@@ -194,16 +195,14 @@ class Dataset:
 
 
 def load_dataset(folder: Path, expect_encoder: dict | None = None) -> Dataset:
-    """Every shard of a folder; `expect_encoder` (name, dim) guards against a wrong folder."""
+    """Every shard of a folder; `expect_encoder` (an EncoderInfo dict, or part of one) guards against a wrong folder."""
     folder = Path(folder)
     meta = read_meta(folder)
-    if expect_encoder is not None:
-        for key in ("name", "dim"):
-            have = meta["encoder"].get(key)
-            if have != expect_encoder.get(key):
-                raise DataError(
-                    f"{folder / META_NAME}: encoder {key} is {have!r}, but {expect_encoder.get(key)!r} was asked for"
-                )
+    if expect_encoder is not None and (diffs := encoder_mismatch(meta["encoder"], expect_encoder)):
+        raise DataError(
+            f"{folder / META_NAME}: made with another encoder than this run's ({'; '.join(diffs)}); "
+            "regenerate the data or match the flags"
+        )
     paths = sorted(folder.glob(SHARD_GLOB))
     if not paths:
         raise DataError(f"{folder}: no shards (shard-*.npz); generate data first")

@@ -10,9 +10,12 @@ latents [B, D].
   run); its size comes from the preset. The floor of the pixel pipeline, and the tests'.
 - `state`: the task's proprioceptive observation vector (an oracle ablation).
 
-A single frame becomes the shortest clip the model takes: the frame repeated
-`tubelet_size` (2) times, i.e. one tubelet of a still scene. The latent is the mean of the
-encoder's last hidden state over its patch tokens.
+V-JEPA 2 consumes tubelets of 2 frames, so an observation in a stream of them (data
+collection, closed-loop evaluation) is encoded as the clip (previous frame, current frame):
+the latent can see motion (`motion_inputs`; an episode's first frame is paired with itself).
+A single image, such as a goal, becomes a still clip: the frame repeated. The latent pools
+the encoder's last hidden state over its patch tokens (the mean, unless the encoder was
+pretrained here with another pooling).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ ENCODER_NAMES = ("vjepa2", "vjepa2-random", "state")
 # The random encoder's weights are a fixed function of this seed, never of the run's seed:
 # data, training and evaluation must all see the same encoder.
 RANDOM_ENCODER_SEED = 0
+PIXEL_INPUT = ("motion", "mean")
+"""(clip, pooling) of the hub and random V-JEPA 2 encoders."""
 
 
 class EncoderUnavailable(UserError):
@@ -47,6 +52,10 @@ class EncoderInfo:
     id: str
     dim: int
     image_size: int | None
+    clip: str | None = None
+    """Pixel encoders: "motion", an observation is encoded as the clip (previous, current frame)."""
+    pooling: str | None = None
+    """Pixel encoders: how the patch tokens are pooled into the latent."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,7 +79,16 @@ class Encoder(ABC):
 
     @abstractmethod
     def encode(self, batch: np.ndarray) -> np.ndarray:
-        """A batch of observations -> float32 latents [B, D]."""
+        """A batch of observations (or of `motion_inputs`) -> float32 latents [B, D]."""
+
+    def motion_inputs(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        """What `encode` takes for observations `current` [B, ...] seen right after `previous`
+        [B, ...] (a pixel encoder pairs them into clips; the state needs no history)."""
+        return current
+
+    def episode_inputs(self, observations: np.ndarray) -> np.ndarray:
+        """`motion_inputs` for consecutive observations [T, ...] of one episode (the first is paired with itself)."""
+        return self.motion_inputs(np.concatenate([observations[:1], observations[:-1]]), observations)
 
 
 class StateEncoder(Encoder):
@@ -97,7 +115,7 @@ class StateEncoder(Encoder):
 
 
 class VJEPA2Encoder(Encoder):
-    """A frozen `VJEPA2Model` with its video processor; frames in, mean-pooled tokens out."""
+    """A frozen `VJEPA2Model` with its video processor; clips in, pooled tokens out."""
 
     def __init__(self, model, processor, info: EncoderInfo, device: torch.device, batch_size: int):
         self.model = model.to(device).eval().requires_grad_(False)
@@ -110,19 +128,28 @@ class VJEPA2Encoder(Encoder):
     def observe(self, env: ControlEnv) -> np.ndarray:
         return env.render(self.info.image_size)
 
+    def motion_inputs(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        """Clips [B, 2, H, W, 3]: (previous frame, current frame), one tubelet each."""
+        return np.stack([previous, current], axis=1)
+
     @torch.inference_mode()
     def encode(self, batch: np.ndarray) -> np.ndarray:
-        frames = np.asarray(batch)
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise ValueError(f"V-JEPA 2 encoder expects uint8 frames [B, H, W, 3], got {frames.dtype} {frames.shape}")
-        out = [self._encode_chunk(frames[i : i + self.batch_size]) for i in range(0, len(frames), self.batch_size)]
+        """uint8 frames [B, H, W, 3] (each a still clip) or clips [B, 2, H, W, 3] -> latents [B, D]."""
+        clips = np.asarray(batch)
+        if clips.ndim == 4:
+            clips = np.repeat(clips[:, None], self.tubelet_size, axis=1)
+        if clips.ndim != 5 or clips.shape[1] != self.tubelet_size or clips.shape[-1] != 3 or clips.dtype != np.uint8:
+            raise ValueError(
+                f"V-JEPA 2 encoder expects uint8 frames [B, H, W, 3] or clips [B, {self.tubelet_size}, H, W, 3], "
+                f"got {clips.dtype} {clips.shape}"
+            )
+        out = [self._encode_chunk(clips[i : i + self.batch_size]) for i in range(0, len(clips), self.batch_size)]
         return np.concatenate(out) if out else np.zeros((0, self.info.dim), np.float32)
 
-    def _encode_chunk(self, frames: np.ndarray) -> np.ndarray:
-        clips = [np.repeat(f[None], self.tubelet_size, axis=0) for f in frames]  # [T, H, W, 3] each
+    def _encode_chunk(self, clips: np.ndarray) -> np.ndarray:
         # The processor resizes and normalises on the encoder's device (on a GPU it would
         # otherwise bound the throughput of the whole encoder).
-        pixels = self.processor(clips, return_tensors="pt", device=self.device)["pixel_values_videos"]
+        pixels = self.processor(list(clips), return_tensors="pt", device=self.device)["pixel_values_videos"]
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
         with autocast:
             hidden = self.model(pixel_values_videos=pixels, skip_predictor=True).last_hidden_state
@@ -152,13 +179,13 @@ def encoder_info(name: str, env: ControlEnv, preset: Preset, encoder_id: str = D
         return StateEncoder(env).info
     if name == "vjepa2-random":
         config = random_encoder_config(preset)
-        return EncoderInfo(name, _random_id(config, preset), int(config.hidden_size), preset.image_size)
+        return EncoderInfo(name, _random_id(config, preset), int(config.hidden_size), preset.image_size, *PIXEL_INPUT)
     if name == "vjepa2":
         from transformers import VJEPA2Config
 
         with _explain_unreachable(encoder_id):
             config = VJEPA2Config.from_pretrained(encoder_id)
-        return EncoderInfo(name, encoder_id, int(config.hidden_size), preset.image_size)
+        return EncoderInfo(name, encoder_id, int(config.hidden_size), preset.image_size, *PIXEL_INPUT)
     raise ConfigError(f"--encoder {name!r} is unknown; choose one of {list(ENCODER_NAMES)}")
 
 
@@ -185,7 +212,7 @@ def _load_pretrained(encoder_id: str, preset: Preset, device: torch.device) -> V
     with _explain_unreachable(encoder_id):
         model = VJEPA2Model.from_pretrained(encoder_id)
         processor = AutoVideoProcessor.from_pretrained(encoder_id, crop_size=preset.image_size)
-    info = EncoderInfo("vjepa2", encoder_id, int(model.config.hidden_size), preset.image_size)
+    info = EncoderInfo("vjepa2", encoder_id, int(model.config.hidden_size), preset.image_size, *PIXEL_INPUT)
     return VJEPA2Encoder(model, processor, info, device, preset.encode_batch)
 
 
@@ -204,7 +231,9 @@ def _build_random(preset: Preset, device: torch.device) -> VJEPA2Encoder:
         torch.manual_seed(RANDOM_ENCODER_SEED)
         model = VJEPA2Model(config)
     processor = VJEPA2VideoProcessor(crop_size=preset.image_size)
-    info = EncoderInfo("vjepa2-random", _random_id(config, preset), int(config.hidden_size), preset.image_size)
+    info = EncoderInfo(
+        "vjepa2-random", _random_id(config, preset), int(config.hidden_size), preset.image_size, *PIXEL_INPUT
+    )
     return VJEPA2Encoder(model, processor, info, device, preset.encode_batch)
 
 

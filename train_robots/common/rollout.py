@@ -2,7 +2,7 @@
 
 N episodes run in lockstep (`parallel`, default: all of them): at each step the N
 environments are read (rendered, for a pixel encoder), their observations encoded in one
-batched encoder call, and the controller acts for all N in one batched call; then each
+batched encoder call (a pixel encoder sees each as the clip (previous frame, current frame)), and the controller acts for all N in one batched call; then each
 environment steps. The same path the robot would run, encoder in the loop, at the batch
 sizes that keep a CPU or GPU busy. Episodes start from evaluation seeds
 (`episode_seed(seed, i, "eval")`), a stream disjoint from the data-collection seeds, so no
@@ -98,11 +98,14 @@ def evaluate(
         for env_i, episode in zip(active, seeds[batch]):
             env_i.reset(episode)
         controller.reset(active, seeds[batch])
+        previous = None  # the observations of the step before (pixel encoders see both: motion)
         for t in range(episode_steps):
             if gif_path is not None and first == 0:
                 frames.append(active[0].render(GIF_SIZE))
             start = time.perf_counter()
-            z = encoder.encode(np.stack([encoder.observe(env_i) for env_i in active]))
+            current = np.stack([encoder.observe(env_i) for env_i in active])
+            z = encoder.encode(encoder.motion_inputs(current if previous is None else previous, current))
+            previous = current
             acted = time.perf_counter()
             actions = controller.act(z)
             done = time.perf_counter()
