@@ -25,7 +25,8 @@ FLAGS = {
     "train_dynamics": f"{SHARED} --model --ensemble --rollout-steps --width --depth --window --steps --batch --lr "
     "--horizon --weight-decay --val-fraction --name --compare --no-compare --restart --no-restart",
     "mpc_planner": f"{SHARED} {PLANNER} --goal-settle-steps --goal-at-rest --no-goal-at-rest --episodes "
-    "--episode-steps --gif --no-gif --force --no-force",
+    "--episode-steps --gif --no-gif --force --no-force --parallel --objective --value --no-value --prior-samples "
+    "--gamma --sac --name",
     "train_dream_sac": f"{SHARED} --dynamics --updates --horizon --rollout-batch --rollout-every --buffer-size "
     "--batch-size --hidden --gamma --uncertainty-penalty --truncate-quantile --reward-disagreement "
     "--no-reward-disagreement --halt --no-halt --bc-weight --eval-every --eval-episodes-during --eval-episodes "
@@ -47,7 +48,7 @@ def listed_flags(help_text: str) -> set[str]:
 
 @pytest.mark.parametrize("script", sorted(FLAGS))
 def test_help_lists_every_flag_users_type(script, capsys, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "200")  # one option per line
+    monkeypatch.setenv("COLUMNS", "120")  # one option per line, groups stacked (wider lays them side by side)
     module = importlib.import_module(f"train_robots.{script}")
     with pytest.raises(SystemExit) as done:
         cli.parse(module.Config, ["--help"])

@@ -56,3 +56,34 @@ def test_mpc_without_dynamics_says_train_it_first(tmp_path):
 def test_mpc_rejects_bad_planner_settings(tmp_path):
     with pytest.raises(UserError, match="--planner"):
         mpc_planner.main(config(tmp_path, tmp_path, planner="ilqr"))
+
+
+def test_value_and_policy_prior_from_dream_sac(smoke_dynamics):
+    from train_robots import train_dream_sac
+
+    data_dir, ckpt_dir = smoke_dynamics
+    with pytest.raises(UserError, match="train_dream_sac.py"):
+        mpc_planner.main(config(data_dir, ckpt_dir, planner="cem", value=True, name="mpc_cem_guided"))
+    train_dream_sac.main(
+        train_dream_sac.Config(
+            task="reacher-easy", encoder="state", preset="smoke", data_dir=data_dir, ckpt_dir=ckpt_dir, device="cpu"
+        )
+    )
+    metrics = mpc_planner.main(
+        config(data_dir, ckpt_dir, planner="cem", value=True, prior_samples=8, episodes=1, name="mpc_cem_guided")
+    )
+    out = ckpt_dir / "reacher-easy" / "state"
+    written = json.loads((out / "mpc_cem_guided.json").read_text())
+    assert written["settings"]["value"] and written["settings"]["prior_samples"] == 8
+    assert "sac_sha256" in written["settings"] and metrics["episodes"] == 1
+    assert (
+        not (out / "mpc_cem.json").exists()
+        or json.loads((out / "mpc_cem.json").read_text())["settings"] != written["settings"]
+    )
+
+
+def test_goal_image_flags_are_refused_where_no_goal_image_exists(tmp_path):
+    with pytest.raises(UserError, match="--cost-at set a goal-image cost"):
+        mpc_planner.main(config(tmp_path, tmp_path, task="walker-walk", cost_at="every"))
+    with pytest.raises(UserError, match="--objective goal needs a task"):
+        mpc_planner.main(config(tmp_path, tmp_path, task="cheetah-run", objective="goal"))

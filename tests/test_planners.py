@@ -232,3 +232,77 @@ def test_cuda_graph_plans_equal_eager_plans(name):
     for eager, graphed in zip(plans[False], plans[True]):
         np.testing.assert_allclose(graphed.actions, eager.actions, atol=1e-4)
         np.testing.assert_allclose(graphed.cost, eager.cost, atol=1e-4)
+
+
+def constant_actor_agent(dim, action_dim, action, seed=0):
+    """A real SACAgent whose actor's mean action is `action` everywhere (its last layer set so)."""
+    from train_robots.common.sac import SACAgent, SACConfig
+
+    torch.manual_seed(seed)
+    bounds = np.ones(action_dim, np.float32)
+    agent = SACAgent(SACConfig(dim, action_dim, hidden=16), np.zeros(dim), np.ones(dim), -bounds, bounds)
+    last = agent.actor.net[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias[:action_dim] = torch.atanh(torch.full((action_dim,), float(action)))
+        last.bias[action_dim:] = -3.0  # a narrow Gaussian around it
+    return agent.eval()
+
+
+def test_value_bootstraps_the_reward_term_at_the_horizon():
+    model = random_world_model(latent_dim=16, width=32)
+    agent = constant_actor_agent(16, 2, 0.1)
+    cfg = PlannerConfig(samples=8, elites=2, horizon=4, iterations=1, value=True, gamma=0.9, precision="fp32")
+    planner = Planner(model, cfg, -np.ones(2), np.ones(2), agent=agent)
+    z0, units = torch.randn(2, 16), torch.rand(2, 8, 4, 2) * 2 - 1
+    with torch.inference_mode():
+        term = planner._reward_term(planner.imagine(z0, units, False, final_latent=True))
+        out = model.rollout(z0.repeat_interleave(8, 0), units.flatten(0, 1))
+        discounted = (out["reward"] * 0.9 ** torch.arange(4.0)).sum(-1) + 0.9**4 * agent.value(out["z"][:, -1])
+    torch.testing.assert_close(term.flatten(), 0.1 * discounted, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ConfigError, match="dream-SAC"):
+        Planner(model, cfg, -np.ones(2), np.ones(2))
+
+
+def test_policy_prior_samples_are_the_actors_and_can_win():
+    model, z0, goal = quadratic_problem()  # the goal is reached by holding the action at 0.3
+    cfg = dict(samples=6, elites=2, horizon=10, iterations=1, cost="l2", reward_weight=0.0, precision="fp32")
+    agent = constant_actor_agent(4, 4, 0.3)
+    guided = Planner(
+        model, PlannerConfig(planner="random", prior_samples=2, **cfg), -np.ones(4), np.ones(4), agent=agent
+    )
+    alone = Planner(model, PlannerConfig(planner="random", **cfg), -np.ones(4), np.ones(4))
+    plan = guided.plan(z0, goal)
+    np.testing.assert_allclose(plan.actions, 0.3, atol=1e-5)  # the actor's mean sequence won
+    assert plan.cost < alone.plan(z0, goal).cost
+    with pytest.raises(ConfigError, match="--prior-samples"):
+        PlannerConfig(prior_samples=5, samples=6, elites=2).validate()
+
+
+def test_reward_objective_plans_without_a_goal():
+    model = random_world_model(latent_dim=16, width=32)
+    cfg = PlannerConfig(objective="reward", reward_weight=1.0, samples=64, elites=8, horizon=4, iterations=3)
+    plan = Planner(model, cfg, -np.ones(2), np.ones(2)).plan(np.zeros(16, np.float32), None)
+    assert plan.actions.shape == (4, 2) and np.isfinite(plan.cost)
+    # it maximised the imagined reward: better than the mean of random sequences
+    random_units = torch.rand(1, 256, 4, 2) * 2 - 1
+    with torch.inference_mode():
+        mean_random = model.rollout(torch.zeros(256, 16), random_units[0])["reward"].mean()
+    assert -plan.cost > mean_random.item()
+    with pytest.raises(ValueError, match="without a goal"):
+        Planner(model, PlannerConfig(samples=8, elites=2), -np.ones(2), np.ones(2)).plan(np.zeros(16), None)
+    with pytest.raises(ConfigError, match="--reward-weight must be positive"):
+        PlannerConfig(objective="reward", reward_weight=0.0).validate()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (runs on a lent GPU)")
+def test_cuda_graphs_with_value_prior_and_no_goal():
+    model = random_world_model(latent_dim=16, width=32).cuda()
+    agent = constant_actor_agent(16, 2, 0.2).cuda()
+    base = dict(objective="reward", reward_weight=1.0, value=True, prior_samples=4, samples=64, elites=8, horizon=4)
+    plans = []
+    for graphs in (False, True):
+        planner = Planner(model, PlannerConfig(cuda_graphs=graphs, **base), -np.ones(2), np.ones(2), agent=agent)
+        planner.reset([3, 4])
+        plans.append(planner.plan(np.zeros((2, 16), np.float32), None))
+    np.testing.assert_allclose(plans[1].actions, plans[0].actions, atol=1e-4)

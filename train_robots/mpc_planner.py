@@ -44,7 +44,7 @@ from tyro.conf import OmitArgPrefixes  # noqa: E402
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
 from train_robots.common.encoders import build_encoder  # noqa: E402
-from train_robots.common.envs import ControlEnv  # noqa: E402
+from train_robots.common.envs import ControlEnv, TaskSpec, task_spec  # noqa: E402
 from train_robots.common.planner_controller import EpisodeTrace, PlannerController  # noqa: E402
 from train_robots.common.planners import Planner, PlannerConfig  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
@@ -59,6 +59,7 @@ from train_robots.common.runtime import (  # noqa: E402
     seed_everything,
     write_json,
 )
+from train_robots.common.sac import SACAgent, load_agent  # noqa: E402
 from train_robots.common.world_model import load_world_model  # noqa: E402
 
 
@@ -70,12 +71,19 @@ class PlannerFlags(PlannerConfig):
     """Action sequences imagined per planning iteration (default: from the preset; 1000 on full)."""
     replan_every: int | None = None
     """Agent steps between plans (receding horizon; default: from the preset, 1 on full)."""
+    objective: str | None = None
+    """goal: reach the expert's goal image; reward: maximise the learned reward (default: goal
+    where the task's expert ends in a goal pose, reacher; reward on walker and cheetah)."""
 
-    def sized(self, preset: Preset) -> PlannerConfig:
-        """The planner's config, with the preset's sizes where no flag set them."""
-        sizes = {"samples": preset.plan_samples, "replan_every": preset.plan_replan_every}
+    def sized(self, preset: Preset, task: TaskSpec) -> PlannerConfig:
+        """The planner's config, with the preset's sizes and the task's objective where no flag set them."""
+        defaults = {
+            "samples": preset.plan_samples,
+            "replan_every": preset.plan_replan_every,
+            "objective": "goal" if task.goal_images else "reward",
+        }
         chosen = {k: v for k, v in asdict(self).items() if v is not None}
-        return PlannerConfig(**{**sizes, **chosen})
+        return PlannerConfig(**{**defaults, **chosen})
 
 
 @dataclass
@@ -97,8 +105,19 @@ class Config(RunConfig):
     force: bool = False
     """Evaluate again even if mpc_<planner>.json of these settings and this model exists."""
 
+    sac: Path | None = None
+    """The dream-SAC agent lending --value and --prior-samples (default: <ckpt-dir>/<task>/<encoder>/sac.pt)."""
+    name: str | None = None
+    """Name of the outputs (default: mpc_<planner>), e.g. to keep a variant beside the default."""
+
     def planner_config(self) -> PlannerConfig:
-        return self.planning.sized(get_preset(self.preset))
+        return self.planning.sized(get_preset(self.preset), task_spec(self.task))
+
+    def stem(self) -> str:
+        return self.name or f"mpc_{self.planning.planner}"
+
+    def sac_path(self) -> Path:
+        return self.sac or checkpoint_dir(self.ckpt_dir, self.task, self.encoder) / "sac.pt"
 
     def sizes(self) -> tuple[int, int]:
         """(episodes, episode_steps) of the evaluation."""
@@ -115,19 +134,65 @@ class Config(RunConfig):
             raise ConfigError(f"--episodes and --episode-steps must be at least 1, got {episodes}, {steps}")
         if self.goal_settle_steps < 0:
             raise ConfigError(f"--goal-settle-steps must be >= 0, got {self.goal_settle_steps}")
+        self._check_objective()
+
+    def _check_objective(self) -> None:
+        """Goal-image flags need a task with goal images and the goal objective."""
+        plan = self.planner_config()
+        if plan.objective == "goal" and not task_spec(self.task).goal_images:
+            raise ConfigError(
+                f"--objective goal needs a task whose expert ends in a goal pose (reacher-easy); {self.task} has "
+                "none: use --objective reward (the default for it)"
+            )
+        if plan.objective == "reward":
+            defaults = PlannerConfig()
+            goal_flags = [
+                f"--{name.replace('_', '-')}"
+                for name in ("cost", "cost_at", "cost_units")
+                if getattr(plan, name) != getattr(defaults, name)
+            ]
+            goal_flags += ["--goal-settle-steps"] if self.goal_settle_steps else []
+            goal_flags += ["--no-goal-at-rest"] if not self.goal_at_rest else []
+            if goal_flags:
+                raise ConfigError(
+                    f"{', '.join(goal_flags)} set a goal-image cost, which --objective reward ({self.task}) has not"
+                )
 
 
 def settings(cfg: Config, dynamics: Path) -> dict:
     """Everything that determines the result; a rerun with equal settings reuses it."""
     episodes, steps = cfg.sizes()
     keep = ("task", "encoder", "encoder_id", "preset", "goal_settle_steps", "goal_at_rest", "seed")
-    return {
-        **cfg.planner_config().to_dict(),
+    plan = cfg.planner_config()
+    found = {
+        **plan.to_dict(),
         **{k: getattr(cfg, k) for k in keep},
         "episodes": episodes,
         "episode_steps": steps,
-        "dynamics_sha256": hashlib.sha256(dynamics.read_bytes()).hexdigest()[:16],
+        "dynamics_sha256": _digest(dynamics),
     }
+    if plan.value or plan.prior_samples:
+        found["sac_sha256"] = _digest(cfg.sac_path())
+    return found
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def load_guide(cfg: Config, encoder: dict, device: torch.device) -> SACAgent | None:
+    """The dream-SAC agent for --value / --prior-samples (None when neither is asked for)."""
+    plan = cfg.planner_config()
+    if not (plan.value or plan.prior_samples):
+        return None
+    path = cfg.sac_path()
+    if not path.exists():
+        raise UserError(
+            f"{path}: not found; --value and --prior-samples use dream-SAC's critic and actor: run "
+            f"`python train_robots/train_dream_sac.py --task {cfg.task} --encoder {cfg.encoder} --preset {cfg.preset}` first"
+        )
+    agent, _ = load_agent(path, encoder=encoder, task=cfg.task, with_optimizer=False)
+    return agent.to(device).eval()
 
 
 def dynamics_path(cfg: Config) -> Path:
@@ -145,7 +210,9 @@ def main(cfg: Config) -> dict:
     cfg.validate()
     path = dynamics_path(cfg)
     out_dir = path.parent
-    stem = f"mpc_{cfg.planning.planner}"
+    stem = cfg.stem()
+    if cfg.planner_config().value or cfg.planner_config().prior_samples:
+        load_guide(cfg, {}, torch.device("cpu"))  # a missing sac.pt is named before any work
     wanted = settings(cfg, path)
     previous = _finished(out_dir / f"{stem}.json", wanted)
     if previous is not None and not cfg.force:
@@ -165,6 +232,7 @@ def main(cfg: Config) -> dict:
         seed=cfg.seed,
         device=device,
         goal_dims=encoder.goal_dims,
+        agent=load_guide(cfg, encoder.info.to_dict(), device),
     )
     controller = PlannerController(
         planner, encoder, goal_settle_steps=cfg.goal_settle_steps, goal_at_rest=cfg.goal_at_rest
@@ -203,12 +271,13 @@ def main(cfg: Config) -> dict:
         settings=wanted,
         code_version=code_version(),
     )
-    _save_png(out_dir / f"{stem}_goal.png", controller.goals[0].frame)
-    imagined = open_loop_distance(planner, traces[0], controller.goals[0].z)
-    plot_planning(out_dir / f"{stem}_planning.png", traces[0], imagined, planner.cfg)
+    if controller.uses_goals:
+        _save_png(out_dir / f"{stem}_goal.png", controller.goals[0].frame)
+        imagined = open_loop_distance(planner, traces[0], controller.goals[0].z)
+        plot_planning(out_dir / f"{stem}_planning.png", traces[0], imagined, planner.cfg)
     write_json(out_dir / f"{stem}.json", metrics)
     print(
-        f"{cfg.planning.planner}: success {metrics['success_rate']:.0%}, return {metrics['mean_return']:.1f} "
+        f"{stem}: success {metrics['success_rate']:.0%}, return {metrics['mean_return']:.1f} "
         f"+- {metrics['std_return']:.1f}, {metrics['ms_per_action']:.1f} ms/action ({metrics['ms_per_batch']:.1f} ms "
         f"per batch of {parallel}) -> {out_dir / stem}.json"
     )
@@ -235,12 +304,17 @@ def planning_figures(traces: list[EpisodeTrace]) -> dict:
         for t in traces
         if len(t.real_distance) > 1
     ]
-    return {
-        "goal_steps_mean": float(np.mean([t.goal_steps for t in traces])),
+    figures = {
         "plans": int(best.shape[0]),
         "ms_per_plan": 1000.0 * float(np.mean(np.concatenate([t.plan_seconds for t in traces]))),
         "planning_best_cost_per_iteration": best.mean(0).tolist(),
         "planning_mean_cost_per_iteration": mean.mean(0).tolist(),
+    }
+    if not traces[0].real_distance:  # --objective reward: no goal to measure against
+        return figures
+    return {
+        **figures,
+        "goal_steps_mean": float(np.mean([t.goal_steps for t in traces])),
         "goal_distance_start": float(np.mean([t.real_distance[0] for t in traces])),
         "goal_distance_min": float(np.mean([min(t.real_distance) for t in traces])),
         "goal_distance_end": float(np.mean([t.real_distance[-1] for t in traces])),

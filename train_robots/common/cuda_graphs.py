@@ -22,20 +22,24 @@ class CudaGraphs:
         self.fn, self.warmup = fn, warmup
         self.graphs: dict[tuple, tuple[torch.cuda.CUDAGraph, list[torch.Tensor], tuple[torch.Tensor, ...]]] = {}
 
-    def __call__(self, *tensors: torch.Tensor, **options) -> tuple[torch.Tensor, ...]:
-        key = (tuple((tuple(t.shape), t.dtype, t.device) for t in tensors), tuple(sorted(options.items())))
+    def __call__(self, *tensors: torch.Tensor | None, **options) -> tuple[torch.Tensor, ...]:
+        """Positional arguments are tensors (or None, an absent input); options are hashable."""
+        shapes = tuple(None if t is None else (tuple(t.shape), t.dtype, t.device) for t in tensors)
+        key = (shapes, tuple(sorted(options.items())))
         if key not in self.graphs:
             self.graphs[key] = self._capture(tensors, options)
         graph, inputs, outputs = self.graphs[key]
         for static, tensor in zip(inputs, tensors):
-            static.copy_(tensor)
+            if tensor is not None:
+                static.copy_(tensor)
         graph.replay()
         return outputs
 
-    def _capture(self, tensors: tuple[torch.Tensor, ...], options: dict):
-        inputs = [t.clone() for t in tensors]
+    def _capture(self, tensors: tuple[torch.Tensor | None, ...], options: dict):
+        inputs = [None if t is None else t.clone() for t in tensors]
+        device = next(t.device for t in tensors if t is not None)
         # Warm up on a side stream (allocator, lazy initialisation), as capture requires.
-        stream = torch.cuda.Stream(device=inputs[0].device)
+        stream = torch.cuda.Stream(device=device)
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
             for _ in range(self.warmup):

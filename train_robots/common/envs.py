@@ -39,6 +39,8 @@ class TaskSpec:
     """Camera rendered for the encoder."""
     env_steps: int = 1000
     """Control steps in a full episode of the suite task (20 s for these tasks)."""
+    goal_images: bool = False
+    """Whether its expert ends in a pose that defines success, so a goal image can be taken."""
 
     @property
     def episode_steps(self) -> int:
@@ -47,7 +49,7 @@ class TaskSpec:
 
 
 TASKS: dict[str, TaskSpec] = {
-    "reacher-easy": TaskSpec("reacher", "easy", action_repeat=2, camera_id=0),
+    "reacher-easy": TaskSpec("reacher", "easy", action_repeat=2, camera_id=0, goal_images=True),
     "walker-walk": TaskSpec("walker", "walk", action_repeat=2, camera_id=0),
     "cheetah-run": TaskSpec("cheetah", "run", action_repeat=2, camera_id=0),
 }

@@ -2,10 +2,11 @@
 
 `imagination(model, ...)` returns a function
 
-    imagine(z0 [N, D], actions [N, S, H, A], per_step) -> dict(
+    imagine(z0 [N, D], actions [N, S, H, A], per_step, final_latent=False) -> dict(
         z           [N, S, H or 1, D]  imagined latents in cost units (float32),
         reward      [N, S, H]          predicted reward per step,
-        uncertainty [N, S, H]          ensemble disagreement per step)
+        uncertainty [N, S, H]          ensemble disagreement per step,
+        z_final     [N, S, D]          the last imagined latent, raw (only with final_latent))
 
 for N independent problems (one per evaluation episode) of S candidate sequences each, built
 on the world model's primitives. A single MLP world model gets `MLPImagination` (the same
@@ -24,7 +25,7 @@ from train_robots.common.runtime import ConfigError
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
-Imagine = Callable[[torch.Tensor, torch.Tensor, bool], dict[str, torch.Tensor]]
+Imagine = Callable[..., dict[str, torch.Tensor]]
 
 
 def imagination(
@@ -42,17 +43,20 @@ def imagination(
         return MLPImagination(model, weight, need_reward=need_reward, precision=precision)
     device_type = model_device(model).type
 
-    def plain(z0: torch.Tensor, actions: torch.Tensor, per_step: bool) -> dict[str, torch.Tensor]:
+    def plain(z0: torch.Tensor, actions: torch.Tensor, per_step: bool, final_latent: bool = False):
         n, s = actions.shape[:2]
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             out = model.rollout(z0.repeat_interleave(s, 0), actions.flatten(0, 1))
         z = model.normalize((out["z"] if per_step else out["z"][:, -1:]).float())
         z = z if weight is None else z * weight
-        return {
+        imagined = {
             "z": z.unflatten(0, (n, s)),
             "reward": out["reward"].float().unflatten(0, (n, s)),
             "uncertainty": out["uncertainty"].float().unflatten(0, (n, s)),
         }
+        if final_latent:
+            imagined["z_final"] = out["z"][:, -1].float().unflatten(0, (n, s))
+        return imagined
 
     return plain
 
@@ -94,16 +98,20 @@ class MLPImagination:
         if self.reward_head is not None:
             rewards.append(self.model.clamp_reward(self.reward_head(g).squeeze(-1).float()))
 
-    def __call__(self, z0: torch.Tensor, actions: torch.Tensor, per_step: bool) -> dict[str, torch.Tensor]:
+    def __call__(self, z0: torch.Tensor, actions: torch.Tensor, per_step: bool, final_latent: bool = False):
         n, s, horizon = actions.shape[:3]
         zn0 = self.model.normalize(z0)  # [N, D]
         an = self.model.normalize_action(actions.flatten(0, 1)).transpose(0, 1)  # [H, N*S, A], time-major
-        z, rewards = self._folded(zn0, an, s, per_step) if self.folded else self._direct(zn0, an, s, per_step)
+        rollout = self._folded if self.folded else self._direct
+        z, rewards, zn_final = rollout(zn0, an, s, per_step, final_latent)
         zeros = z.new_zeros(n, s, horizon)
         reward = torch.stack(rewards, 1).unflatten(0, (n, s)) if rewards else zeros
-        return {"z": z, "reward": reward, "uncertainty": zeros}
+        imagined = {"z": z, "reward": reward, "uncertainty": zeros}
+        if final_latent:
+            imagined["z_final"] = self.model.denormalize(zn_final).unflatten(0, (n, s))
+        return imagined
 
-    def _direct(self, zn0, an, samples, per_step):
+    def _direct(self, zn0, an, samples, per_step, final_latent):
         fold, zs, rewards = self.fold, [], []
         zn = zn0.repeat_interleave(samples, 0)  # narrow latents: cheap to carry per sample
         a_in = self.in_a(an)
@@ -114,9 +122,9 @@ class MLPImagination:
             if per_step:
                 zs.append(zn)
         z = (torch.stack(zs, 1) if per_step else zn[:, None]) * self.weight
-        return z.unflatten(0, (zn0.shape[0], samples)), rewards
+        return z.unflatten(0, (zn0.shape[0], samples)), rewards, zn
 
-    def _folded(self, zn0, an, samples, per_step):
+    def _folded(self, zn0, an, samples, per_step, final_latent):
         horizon, n = an.shape[0], zn0.shape[0]
         x = self.in_a(an[0]) + self.fold.encode(zn0).repeat_interleave(samples, 0)
         # The action and bias parts of x_{t+1} - x_t in one product (in_a is linear, bias-free).
@@ -137,9 +145,14 @@ class MLPImagination:
             steps = torch.arange(1, horizon + 1, device=x.device, dtype=torch.float32)[:, None]
             g_sums = torch.stack(features, 1).float().cumsum(1).to(self.dtype)  # [N*S, H, W]
             moved = steps * self.out_b + (g_sums @ self.out_t).float()  # [N*S, H, D]
+            g_sum = g_sums[:, -1]
         else:
             moved = (horizon * self.out_b + (g_sum.to(self.dtype) @ self.out_t).float())[:, None]
-        return start + moved.unflatten(0, (n, samples)), rewards
+        zn_final = None
+        if final_latent:  # the raw latent, unweighted: zn_0 + s (W_out sum g + H b_out)
+            moved_raw = self.fold.scale * ((g_sum.to(self.dtype) @ self.w_out_t).float() + horizon * self.fold.b_out)
+            zn_final = zn0.repeat_interleave(samples, 0) + moved_raw
+        return start + moved.unflatten(0, (n, samples)), rewards, zn_final
 
 
 def resolve_precision(name: str, device: torch.device) -> str:

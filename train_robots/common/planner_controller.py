@@ -58,19 +58,30 @@ class PlannerController:
         self.goals: list[Goal] = []
         self.traces: list[EpisodeTrace] = []
         self._goal_z: np.ndarray | None = None
+        self._started = False
+
+    @property
+    def uses_goals(self) -> bool:
+        """Whether the planner reaches for goal images (objective "goal") or maximises reward alone."""
+        return self.planner.cfg.objective == "goal"
 
     def reset(self, envs: Sequence[ControlEnv], seeds: Sequence[int]) -> None:
         self.planner.reset(seeds)
-        goals = [goal_from_expert(env, self.encoder, **self.goal_options) for env in envs]
         self._first = len(self.traces)  # index of this batch's first episode
-        self.goals += goals
-        self.traces += [EpisodeTrace(goal_steps=g.steps) for g in goals]
-        self._goal_z = np.stack([g.z for g in goals])
+        if self.uses_goals:
+            goals = [goal_from_expert(env, self.encoder, **self.goal_options) for env in envs]
+            self.goals += goals
+            self.traces += [EpisodeTrace(goal_steps=g.steps) for g in goals]
+            self._goal_z = np.stack([g.z for g in goals])
+        else:
+            self.traces += [EpisodeTrace(goal_steps=0) for _ in envs]
+            self._goal_z = None
         self._plan: Plan | None = None
         self._step = 0
+        self._started = True
 
     def act(self, z: np.ndarray) -> np.ndarray:
-        if self._goal_z is None:
+        if not self._started:
             raise RuntimeError("PlannerController.act called before reset(envs, seeds)")
         every = self.planner.cfg.replan_every
         k, traces = self._step % every, self.traces[self._first :]
@@ -80,11 +91,12 @@ class PlannerController:
                 trace.best_cost.append(self._plan.best_cost[i].tolist())
                 trace.mean_cost.append(self._plan.mean_cost[i].tolist())
                 trace.plan_seconds.append(self._plan.seconds / len(traces))
-        real = self.planner.distance(z, self._goal_z)
         actions = self._plan.actions[:, k].astype(np.float32)
+        real = self.planner.distance(z, self._goal_z) if self.uses_goals else None
         for i, trace in enumerate(traces):
-            trace.real_distance.append(float(real[i]))
-            trace.imagined_distance.append(float(self._plan.imagined_distance[i, k]))
+            if real is not None:
+                trace.real_distance.append(float(real[i]))
+                trace.imagined_distance.append(float(self._plan.imagined_distance[i, k]))
             if self._first + i < self.keep_latents:
                 trace.latents.append(np.asarray(z[i], np.float32))
                 trace.actions.append(actions[i])

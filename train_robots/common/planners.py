@@ -50,11 +50,13 @@ from train_robots.common.imagination import (
     resolve_precision,
 )
 from train_robots.common.runtime import ConfigError
+from train_robots.common.sac import SACAgent
 
 PLANNERS = ("random", "cem", "mppi")
 COSTS = ("l1", "l2", "cosine")
 COST_AT = ("final", "every")
 COST_UNITS = ("latent", "standardized")
+OBJECTIVES = ("goal", "reward")
 
 
 @dataclass
@@ -87,8 +89,21 @@ class PlannerConfig:
     cost_units: str = "latent"
     """latent: the encoder's own geometry (centred, one global scale); standardized: every
     dimension divided by its own data std (the world model's `normalize`)."""
+    objective: str = "goal"
+    """goal: end near the goal image's latent (minus reward_weight x the reward term); reward: no
+    goal image, maximise the reward term alone (no single image defines "walking")."""
     reward_weight: float = 0.1
-    """Subtract this times the mean predicted reward per step (0: goal distance only)."""
+    """Subtract this times the reward term: the mean predicted reward per step, or with --value
+    the value-bootstrapped return (0: goal distance only)."""
+    value: bool = False
+    """Bootstrap the reward term with dream-SAC's critic at the horizon, as TD-MPC2 does:
+    (1 - gamma) (sum_t gamma^t r_t + gamma^H V(z_H)), a per-step reward like the mean it replaces,
+    that sees past the horizon."""
+    prior_samples: int = 0
+    """Of each iteration's samples, this many roll dream-SAC's actor through the model (a policy
+    prior, as TD-MPC2; the first is its mean action)."""
+    gamma: float = 0.99
+    """Discount of the value-bootstrapped reward term."""
     uncertainty_penalty: float = 0.0
     """Add this times the mean ensemble disagreement per step (0: off)."""
     replan_every: int = 1
@@ -123,6 +138,19 @@ class PlannerConfig:
                 f"--precision {self.precision!r} is unknown; choose one of {list(PRECISIONS)}",
             ),
             (self.uncertainty_penalty >= 0, f"--uncertainty-penalty must be >= 0, got {self.uncertainty_penalty}"),
+            (
+                self.objective in OBJECTIVES,
+                f"--objective {self.objective!r} is unknown; choose one of {list(OBJECTIVES)}",
+            ),
+            (
+                self.objective == "goal" or self.reward_weight > 0,
+                f"--objective reward maximises the reward term: --reward-weight must be positive, got {self.reward_weight}",
+            ),
+            (
+                0 <= self.prior_samples <= self.samples - 2,
+                f"--prior-samples must lie in [0, --samples - 2], got {self.prior_samples}",
+            ),
+            (0 < self.gamma < 1, f"--gamma must lie in (0, 1), got {self.gamma}"),
             (
                 1 <= self.replan_every <= self.horizon,
                 f"--replan-every must lie in [1, --horizon], got {self.replan_every}",
@@ -172,11 +200,15 @@ class Planner:
         seed: int = 0,
         device: torch.device | str | None = None,
         goal_dims: np.ndarray | None = None,
+        agent: SACAgent | None = None,
     ):
         """`goal_dims`: a boolean mask of the latent dimensions the goal distance compares
-        (None: all; the state encoder leaves out velocities, which no goal image shows)."""
+        (None: all; the state encoder leaves out velocities, which no goal image shows).
+        `agent`: a trained dream-SAC agent of the same latents, for --value and --prior-samples."""
         cfg.validate()
-        self.model, self.cfg, self.seed = model, cfg, seed
+        if agent is None and (cfg.value or cfg.prior_samples):
+            raise ConfigError("--value and --prior-samples need a dream-SAC agent (sac.pt): train_dream_sac.py first")
+        self.model, self.cfg, self.seed, self.agent = model, cfg, seed, agent
         self.device = torch.device(device) if device is not None else model_device(model)
         low = torch.as_tensor(np.asarray(action_low, np.float32), device=self.device)
         high = torch.as_tensor(np.asarray(action_high, np.float32), device=self.device)
@@ -215,18 +247,19 @@ class Planner:
         return imagined_bytes_per_problem(self.imagine, self.model, cfg.samples, cfg.horizon)
 
     @torch.inference_mode()
-    def plan(self, z: np.ndarray | torch.Tensor, z_goal: np.ndarray | torch.Tensor, executed: int = 1) -> Plan:
-        """Plan from latents `z` [N, D] toward `z_goal` [N, D] (or one problem: [D] and [D]);
-        `executed`: actions of the previous plan run since it was made."""
+    def plan(self, z: np.ndarray | torch.Tensor, z_goal: np.ndarray | torch.Tensor | None, executed: int = 1) -> Plan:
+        """Plan from latents `z` [N, D] toward `z_goal` [N, D] (or one problem: [D] and [D]; None
+        with --objective reward); `executed`: actions of the previous plan run since it was made."""
         start = time.perf_counter()
         single = np.ndim(z) == 1
         z0 = torch.as_tensor(z, dtype=torch.float32, device=self.device).reshape(-1, np.shape(z)[-1])
-        goal = self.embed(torch.as_tensor(z_goal, dtype=torch.float32, device=self.device).reshape(z0.shape[0], -1))
+        goal = self._goal(z_goal, z0)
         if not self.generators:
             self.generators = [self._generator(i) for i in range(z0.shape[0])]
         if len(self.generators) != z0.shape[0]:
             raise ValueError(f"planning {z0.shape[0]} problems, but reset() started {len(self.generators)} episodes")
         self._executed = executed
+        self._prior = self._policy_prior(z0) if self.cfg.prior_samples else None
         search = {"random": self._random, "cem": self._cem, "mppi": self._mppi}[self.cfg.planner]
         units, history = search(z0, goal)
         self._previous = units
@@ -241,6 +274,34 @@ class Planner:
             seconds=time.perf_counter() - start,
         )
         return plan.single() if single else plan
+
+    def _goal(self, z_goal, z0: torch.Tensor) -> torch.Tensor | None:
+        """The goals in cost units [N, D'] (None with --objective reward, which has none)."""
+        if (z_goal is None) != (self.cfg.objective == "reward"):
+            raise ValueError(f"objective {self.cfg.objective!r} plans {'without' if z_goal is None else 'with'} a goal")
+        if z_goal is None:
+            return None
+        return self.embed(torch.as_tensor(z_goal, dtype=torch.float32, device=self.device).reshape(z0.shape[0], -1))
+
+    @torch.no_grad()
+    def _policy_prior(self, z0: torch.Tensor) -> torch.Tensor:
+        """[N, P, H, A] unit-action sequences of the actor rolled through the model: the first of
+        each problem its mean action, the others sampled from its Gaussian with the problem's stream."""
+        n, p, dim = z0.shape[0], self.cfg.prior_samples, self.action_dim
+        z, units = z0.repeat_interleave(p, 0), []
+        for _ in range(self.cfg.horizon):
+            mean, std = self.agent.action_distribution(z)
+            noise = torch.stack([torch.randn(p, dim, generator=g, device=self.device) for g in self.generators])
+            noise[:, 0] = 0.0
+            units.append(torch.tanh(mean + std * noise.flatten(0, 1)))
+            z = self.model.rollout(z, self._to_env(units[-1])[:, None])["z"][:, 0]
+        return torch.stack(units, 1).unflatten(0, (n, p))
+
+    def _with_prior(self, units: torch.Tensor) -> torch.Tensor:
+        """The last prior_samples of each problem's samples replaced by the policy prior's."""
+        if self._prior is None:
+            return units
+        return torch.cat([units[:, : -self._prior.shape[1]], self._prior], 1)
 
     def embed(self, z: torch.Tensor) -> torch.Tensor:
         """Raw latents [..., D] -> the space goal distances are measured in."""
@@ -265,6 +326,7 @@ class Planner:
         best, best_cost, history = None, None, []
         for _ in range(self.cfg.iterations):
             units = torch.stack([torch.rand(shape, generator=g, device=self.device) for g in self.generators]) * 2 - 1
+            units = self._with_prior(units)
             cost = self._cost(z0, goal, units)[0]  # [N, S]
             i = torch.argmin(cost, 1)
             if best is None:
@@ -330,22 +392,39 @@ class Planner:
         )
         units = mean[:, None] + std[:, None] * noise
         units[:, 0] = mean  # the current mean competes too: a good warm start is never lost
-        return units.clamp(-1.0, 1.0)
+        return self._with_prior(units.clamp(-1.0, 1.0))
 
     def _to_env(self, units: torch.Tensor) -> torch.Tensor:
         return self._mid + self._half * units
 
     def _evaluate(self, z0, goal, units, per_step: bool = False):
-        """Costs [N, S] of sequences [N, S, H, A] (and [N, S, H'] distances along them)."""
-        imagined = self.imagine(z0, self._to_env(units), per_step or self.cfg.cost_at == "every")
+        """Costs [N, S] of sequences [N, S, H, A] (and [N, S, H'] goal distances along them)."""
+        cfg = self.cfg
+        imagined = self.imagine(z0, self._to_env(units), per_step or cfg.cost_at == "every", final_latent=cfg.value)
         z = imagined["z"]  # [N, S, H', D]
-        distance = goal_distance(z, goal[:, None, None].expand_as(z), self.cfg.cost)
-        cost = distance.mean(-1) if self.cfg.cost_at == "every" else distance[..., -1]
-        if self.cfg.reward_weight:
-            cost = cost - self.cfg.reward_weight * imagined["reward"].mean(-1)
-        if self.cfg.uncertainty_penalty:
-            cost = cost + self.cfg.uncertainty_penalty * imagined["uncertainty"].mean(-1)
+        if goal is None:
+            distance = z.new_zeros(z.shape[:-1])
+            cost = distance[..., -1]
+        else:
+            distance = goal_distance(z, goal[:, None, None].expand_as(z), cfg.cost)
+            cost = distance.mean(-1) if cfg.cost_at == "every" else distance[..., -1]
+        if cfg.reward_weight:
+            cost = cost - cfg.reward_weight * self._reward_term(imagined)
+        if cfg.uncertainty_penalty:
+            cost = cost + cfg.uncertainty_penalty * imagined["uncertainty"].mean(-1)
         return cost, distance
+
+    def _reward_term(self, imagined: dict[str, torch.Tensor]) -> torch.Tensor:
+        """[N, S]: the mean imagined reward per step, or with --value the discounted return
+        bootstrapped by the critic at the horizon, times (1 - gamma) (the same per-step scale)."""
+        reward = imagined["reward"]
+        if not self.cfg.value:
+            return reward.mean(-1)
+        gamma, horizon = self.cfg.gamma, reward.shape[-1]
+        discounts = gamma ** torch.arange(horizon, device=reward.device, dtype=reward.dtype)
+        final = imagined["z_final"]
+        value = self.agent.value(final.flatten(0, 1)).unflatten(0, final.shape[:2])
+        return (1 - gamma) * ((reward * discounts).sum(-1) + gamma**horizon * value)
 
 
 def colored_noise(

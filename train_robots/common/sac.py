@@ -139,6 +139,17 @@ class SACAgent(nn.Module):
             return self.to_env(torch.tanh(self.actor(x)[0]))
         return self.to_env(self.actor.sample(x)[0])
 
+    def value(self, z: torch.Tensor) -> torch.Tensor:
+        """V(z) [B] of raw latents: the critics' minimum at the actor's mean action (what a
+        planner bootstraps its imagined return with at the horizon)."""
+        x = self.normalize(z)
+        return torch.min(*self.critic(x, torch.tanh(self.actor(x)[0])))
+
+    def action_distribution(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, std) [B, A] of the actor's Gaussian before the tanh squash, for raw latents."""
+        mean, log_std = self.actor(self.normalize(z))
+        return mean, log_std.exp()
+
     @property
     def alpha(self) -> torch.Tensor:
         return self.log_alpha.exp()
