@@ -84,3 +84,29 @@ def test_goal_is_a_pose_at_rest_unless_asked_otherwise(env):
     np.testing.assert_array_equal(rest.z[-nv:], 0.0)  # reacher's observation ends with the joint velocities
     assert np.abs(moving.state[nq : nq + nv]).max() > 0.1  # the expert arrives moving
     np.testing.assert_array_equal(rest.state[:nq], moving.state[:nq])  # the same pose
+
+
+def test_random_pose_goals_are_reachable_poses_at_rest(env):
+    from train_robots.common.goals import goal_from_pose
+
+    encoder = StateEncoder(env)
+    env.reset(episode_seed(0, 0, "eval"))
+    start = env.get_state()
+    goals = [goal_from_pose(env, encoder, np.random.default_rng(i)) for i in range(20)]
+    assert np.array_equal(env.get_state(), start)  # the episode is untouched
+    wrist = np.array([env.hinge_angles(g.state)[1] for g in goals])
+    low, high = env.physics.named.model.jnt_range["wrist"]
+    assert np.all((low <= wrist) & (wrist <= high)) and wrist.std() > 0.5  # spread over its range
+    nq, nv = env.physics.model.nq, env.physics.model.nv
+    assert all(np.all(g.state[nq : nq + nv] == 0) for g in goals)
+    env.set_state(goals[0].state)
+    np.testing.assert_array_equal(goals[0].z, env.observation())
+    assert env.pose_error(goals[0].state) == 0.0
+    env.set_state(start)
+
+
+def test_pose_error_wraps_angles(env):
+    env.reset(0)
+    goal = env.get_state().copy()
+    goal[0] += 2 * np.pi + 0.2  # the same shoulder angle a full turn on, plus 0.2 rad
+    assert env.pose_error(goal) == pytest.approx(0.1)  # mean over the two joints

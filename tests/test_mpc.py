@@ -3,6 +3,7 @@
 import json
 from dataclasses import fields
 
+import numpy as np
 import pytest
 
 from train_robots import mpc_planner
@@ -87,3 +88,13 @@ def test_goal_image_flags_are_refused_where_no_goal_image_exists(tmp_path):
         mpc_planner.main(config(tmp_path, tmp_path, task="walker-walk", cost_at="every"))
     with pytest.raises(UserError, match="--objective goal needs a task"):
         mpc_planner.main(config(tmp_path, tmp_path, task="cheetah-run", objective="goal"))
+
+
+def test_pose_goals_report_how_well_the_pose_is_held(smoke_dynamics):
+    data_dir, ckpt_dir = smoke_dynamics
+    metrics = mpc_planner.main(config(data_dir, ckpt_dir, goal_source="pose", name="mpc_cem_pose", episodes=2))
+    for key in ("goal_pose_error_end_median", "goal_pose_error_min_median", "goal_pose_held_fraction"):
+        assert key in metrics
+    assert 0 <= metrics["goal_pose_error_min_median"] <= metrics["goal_pose_error_end_median"]
+    assert metrics["goal_pose_error_min_median"] <= np.pi and metrics["settings"]["goal_source"] == "pose"
+    assert metrics["goal_steps_mean"] == 0  # not the expert's goals

@@ -62,6 +62,9 @@ from train_robots.common.runtime import (  # noqa: E402
 from train_robots.common.sac import SACAgent, load_agent  # noqa: E402
 from train_robots.common.world_model import load_world_model  # noqa: E402
 
+POSE_HELD_RAD = 0.1
+"""A goal pose counts as held when the episode ends within this mean joint-angle error."""
+
 
 @dataclass
 class PlannerFlags(PlannerConfig):
@@ -94,6 +97,9 @@ class Config(RunConfig):
     """Let the expert run this many more steps inside the target before the goal frame is taken."""
     goal_at_rest: bool = True
     """Zero the goal moment's joint velocities (a goal is a pose; matters for --encoder state)."""
+    goal_source: str = "expert"
+    """expert: the expert's "solved" moment (the task's goal); pose: a random reachable pose, to
+    measure whether the planner reaches and holds any pose it is shown (goal_pose_error_* figures)."""
     episodes: int | None = None
     """Evaluation episodes (default: from the preset)."""
     episode_steps: int | None = None
@@ -153,6 +159,7 @@ class Config(RunConfig):
             ]
             goal_flags += ["--goal-settle-steps"] if self.goal_settle_steps else []
             goal_flags += ["--no-goal-at-rest"] if not self.goal_at_rest else []
+            goal_flags += ["--goal-source"] if self.goal_source != "expert" else []
             if goal_flags:
                 raise ConfigError(
                     f"{', '.join(goal_flags)} set a goal-image cost, which --objective reward ({self.task}) has not"
@@ -162,7 +169,7 @@ class Config(RunConfig):
 def settings(cfg: Config, dynamics: Path) -> dict:
     """Everything that determines the result; a rerun with equal settings reuses it."""
     episodes, steps = cfg.sizes()
-    keep = ("task", "encoder", "encoder_id", "preset", "goal_settle_steps", "goal_at_rest", "seed")
+    keep = ("task", "encoder", "encoder_id", "preset", "goal_settle_steps", "goal_at_rest", "goal_source", "seed")
     plan = cfg.planner_config()
     found = {
         **plan.to_dict(),
@@ -235,7 +242,11 @@ def main(cfg: Config) -> dict:
         agent=load_guide(cfg, encoder.info.to_dict(), device),
     )
     controller = PlannerController(
-        planner, encoder, goal_settle_steps=cfg.goal_settle_steps, goal_at_rest=cfg.goal_at_rest
+        planner,
+        encoder,
+        goal_settle_steps=cfg.goal_settle_steps,
+        goal_at_rest=cfg.goal_at_rest,
+        goal_source=cfg.goal_source,
     )
     episodes, steps = cfg.sizes()
     parallel = episodes_in_parallel(cfg.parallel, episodes, planner.bytes_per_problem(), device)
@@ -319,6 +330,19 @@ def planning_figures(traces: list[EpisodeTrace]) -> dict:
         "goal_distance_min": float(np.mean([min(t.real_distance) for t in traces])),
         "goal_distance_end": float(np.mean([t.real_distance[-1] for t in traces])),
         "imagined_distance_error_1step": float(np.mean(np.concatenate(one_step))) if one_step else float("nan"),
+        **pose_figures(traces),
+    }
+
+
+def pose_figures(traces: list[EpisodeTrace]) -> dict:
+    """How close the arm came to the goal's pose and whether it stayed (mean joint-angle error, rad)."""
+    end = np.array([t.pose_error[-1] for t in traces])
+    closest = np.array([min(t.pose_error) for t in traces])
+    return {
+        "goal_pose_error_end_median": float(np.median(end)),
+        "goal_pose_error_end_mean": float(np.mean(end)),
+        "goal_pose_error_min_median": float(np.median(closest)),
+        "goal_pose_held_fraction": float(np.mean(end < POSE_HELD_RAD)),
     }
 
 

@@ -21,6 +21,7 @@ from importlib.util import find_spec  # noqa: E402
 if find_spec("triton") is not None:
     import triton  # noqa: E402, F401
 
+import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 from dm_control import suite  # noqa: E402
 
@@ -151,6 +152,28 @@ class ControlEnv:
             angle = np.asarray(obs.pop("position"), dtype=np.float64)
             obs = {"cos_position": np.cos(angle), "sin_position": np.sin(angle), **obs}
         return {key: np.asarray(v, dtype=np.float32) for key, v in obs.items()}
+
+    def hinge_angles(self, state: np.ndarray | None = None) -> np.ndarray:
+        """The hinge joints' angles of a state (default: the current one), for pose comparisons."""
+        qpos = self.physics.data.qpos if state is None else np.asarray(state)[: self.physics.model.nq]
+        hinges = self.physics.model.jnt_type == mujoco.mjtJoint.mjJNT_HINGE
+        return np.asarray(qpos)[self.physics.model.jnt_qposadr[hinges]]
+
+    def pose_error(self, goal_state: np.ndarray) -> float:
+        """Mean absolute difference (radians, wrapped to [-pi, pi]) between the current hinge angles
+        and those of `goal_state`: how far the arm is from a goal pose."""
+        diff = self.hinge_angles() - self.hinge_angles(goal_state)
+        return float(np.abs((diff + np.pi) % (2 * np.pi) - np.pi).mean())
+
+    def random_pose(self, rng: np.random.Generator) -> np.ndarray:
+        """A state with every hinge at a uniform angle in its range (unlimited: the whole circle),
+        at rest, the rest of the state (reacher's target) as now: a reachable goal pose."""
+        model, state = self.physics.model, self.get_state()
+        for joint in np.flatnonzero(model.jnt_type == mujoco.mjtJoint.mjJNT_HINGE):
+            low, high = model.jnt_range[joint] if model.jnt_limited[joint] else (-np.pi, np.pi)
+            state[model.jnt_qposadr[joint]] = rng.uniform(low, high)
+        state[model.nq : model.nq + model.nv] = 0.0
+        return state
 
     def get_state(self) -> np.ndarray:
         """Everything needed to restore this exact moment: qpos, qvel, act and task extras."""

@@ -56,7 +56,6 @@ def goal_from_expert(
     unrested goal would ask the planner to match an arbitrary velocity too.
     """
     max_steps = env.spec.episode_steps if max_steps is None else max_steps
-    frame_size = frame_size or encoder.info.image_size or DEFAULT_FRAME_SIZE
     start = env.get_state()
     expert = make_expert(env.name)
     try:
@@ -66,10 +65,26 @@ def goal_from_expert(
             if not env.step(expert.act(env, steps)).solved:
                 break  # it left the target: keep the last solved moment
             steps, state = steps + 1, env.get_state()
-        if at_rest:
-            nq, nv = env.physics.model.nq, env.physics.model.nv
-            state = state.copy()
-            state[nq : nq + nv] = 0.0  # get_state() is [qpos, qvel, act, task extras]
+    finally:
+        env.set_state(start)
+    if at_rest:
+        nq, nv = env.physics.model.nq, env.physics.model.nv
+        state = state.copy()
+        state[nq : nq + nv] = 0.0  # get_state() is [qpos, qvel, act, task extras]
+    return goal_at(env, encoder, state, steps, frame_size)
+
+
+def goal_from_pose(env: ControlEnv, encoder: Encoder, rng: np.random.Generator, frame_size: int | None = None) -> Goal:
+    """A goal image of a random reachable pose (every joint uniform in its range, at rest), not
+    only the expert's "inside the target" moment: does a planner reach and hold any pose it is shown?"""
+    return goal_at(env, encoder, env.random_pose(rng), 0, frame_size)
+
+
+def goal_at(env: ControlEnv, encoder: Encoder, state: np.ndarray, steps: int, frame_size: int | None = None) -> Goal:
+    """The goal of a physics state: its latent (a still clip) and frame; `env` is left as it was."""
+    frame_size = frame_size or encoder.info.image_size or DEFAULT_FRAME_SIZE
+    start = env.get_state()
+    try:
         env.set_state(state)
         z_goal = encoder.encode(encoder.observe(env)[None])[0].astype(np.float32)
         frame = env.render(frame_size)

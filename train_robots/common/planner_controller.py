@@ -15,8 +15,13 @@ import numpy as np
 
 from train_robots.common.encoders import Encoder
 from train_robots.common.envs import ControlEnv
-from train_robots.common.goals import Goal, goal_from_expert
+from train_robots.common.goals import Goal, goal_from_expert, goal_from_pose
 from train_robots.common.planners import Plan, Planner
+from train_robots.common.runtime import ConfigError
+
+GOAL_SOURCES = ("expert", "pose")
+POSE_STREAM = 7
+"""Random poses draw from their own stream of the episode seed (apart from its initial state)."""
 
 
 @dataclass
@@ -34,6 +39,8 @@ class EpisodeTrace:
     """Per plan: the best cost per iteration."""
     mean_cost: list[list[float]] = field(default_factory=list)
     """Per plan: the mean sample cost per iteration."""
+    pose_error: list[float] = field(default_factory=list)
+    """Mean joint-angle error (rad) to the goal's pose at each step (before acting): does it hold the pose?"""
     plan_seconds: list[float] = field(default_factory=list)
     """Per plan: this episode's share of the batch's planning time (batch time / N)."""
     latents: list[np.ndarray] = field(default_factory=list)
@@ -52,9 +59,15 @@ class PlannerController:
         goal_settle_steps: int = 0,
         goal_at_rest: bool = True,
         keep_latents: int = 1,
+        goal_source: str = "expert",
     ):
+        """`goal_source`: expert (the expert's solved moment) or pose (a random reachable pose,
+        seeded by the episode)."""
+        if goal_source not in GOAL_SOURCES:
+            raise ConfigError(f"--goal-source {goal_source!r} is unknown; choose one of {list(GOAL_SOURCES)}")
         self.planner, self.encoder, self.keep_latents = planner, encoder, keep_latents
         self.goal_options = dict(settle_steps=goal_settle_steps, at_rest=goal_at_rest)
+        self.goal_source = goal_source
         self.goals: list[Goal] = []
         self.traces: list[EpisodeTrace] = []
         self._goal_z: np.ndarray | None = None
@@ -68,8 +81,9 @@ class PlannerController:
     def reset(self, envs: Sequence[ControlEnv], seeds: Sequence[int]) -> None:
         self.planner.reset(seeds)
         self._first = len(self.traces)  # index of this batch's first episode
+        self._envs = envs
         if self.uses_goals:
-            goals = [goal_from_expert(env, self.encoder, **self.goal_options) for env in envs]
+            goals = [self._goal(env, seed) for env, seed in zip(envs, seeds)]
             self.goals += goals
             self.traces += [EpisodeTrace(goal_steps=g.steps) for g in goals]
             self._goal_z = np.stack([g.z for g in goals])
@@ -79,6 +93,11 @@ class PlannerController:
         self._plan: Plan | None = None
         self._step = 0
         self._started = True
+
+    def _goal(self, env: ControlEnv, seed: int) -> Goal:
+        if self.goal_source == "pose":
+            return goal_from_pose(env, self.encoder, np.random.default_rng([seed, POSE_STREAM]))
+        return goal_from_expert(env, self.encoder, **self.goal_options)
 
     def act(self, z: np.ndarray) -> np.ndarray:
         if not self._started:
@@ -97,6 +116,7 @@ class PlannerController:
             if real is not None:
                 trace.real_distance.append(float(real[i]))
                 trace.imagined_distance.append(float(self._plan.imagined_distance[i, k]))
+                trace.pose_error.append(self._envs[i].pose_error(self.goals[self._first + i].state))
             if self._first + i < self.keep_latents:
                 trace.latents.append(np.asarray(z[i], np.float32))
                 trace.actions.append(actions[i])
