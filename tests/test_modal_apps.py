@@ -13,6 +13,7 @@ SCRIPTS = {
     "train_dynamics": ["train_remote"],
     "train_dream_sac": ["train_remote"],
     "mpc_planner": ["mpc_remote"],
+    "pretrain_encoder": ["pretrain_remote"],
 }
 
 
