@@ -59,6 +59,9 @@ def test_blocks_span_every_tubelet():
     assert per_tubelet[0].any() and (per_tubelet == per_tubelet[0]).all()
 
 
-def test_a_block_that_leaves_too_little_context_is_an_error():
+def test_a_block_too_large_for_the_minimum_context_is_shrunk():
+    for seed in range(10):
+        masks = draw(MaskSpec(1, 0.9), min_context=20, seed=seed)
+        assert masks.context.shape[1] >= 20 and masks.target.shape[1] >= 20
     with pytest.raises(ValueError, match="min_context"):
-        draw(MaskSpec(1, 0.9), min_context=20)
+        draw(MaskSpec(1, 0.5), min_context=64)

@@ -14,6 +14,7 @@ SCRIPTS = {
     "train_dream_sac": ["train_remote"],
     "mpc_planner": ["mpc_remote"],
     "pretrain_encoder": ["pretrain_remote"],
+    "probe_encoder": ["probe_remote"],
 }
 
 

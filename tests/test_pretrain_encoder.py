@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoVideoProcessor, VJEPA2Model, VJEPA2VideoProcessor
 
-from train_robots import pretrain_encoder
+from train_robots import pretrain_encoder, probe_encoder
 from train_robots.common.collapse import CollapseError
 from train_robots.common.data import DataError, load_dataset
 from train_robots.common.envs import ControlEnv
@@ -218,3 +218,16 @@ def test_bad_flags_are_clear_errors(data_dir, tmp_path):
     ]:
         with pytest.raises(ConfigError, match=match):
             pretrain_encoder.main(config(data_dir, tmp_path, **overrides))
+
+
+def test_probe_script_compares_the_task_encoder_with_vjepa2_random(finished, data_dir):
+    ckpt, _, metrics = finished
+    common = dict(task="reacher-easy", preset="smoke", data_dir=data_dir, ckpt_dir=ckpt, device="cpu")
+    task = probe_encoder.main(probe_encoder.Config(encoder="vjepa2-task", **common))
+    # the same encoder, frames and held-out episodes as pretraining's own final probe
+    assert task["probe_grid2_to_target_0"] == pytest.approx(metrics["probe_grid2_to_target_0"], abs=1e-6)
+    random = probe_encoder.main(probe_encoder.Config(encoder="vjepa2-random", poolings=("mean",), **common))
+    assert random["encoder_id"].startswith("random-") and np.isfinite(random["probe_mean_cos_position_0"])
+    assert (ckpt / "reacher-easy" / "vjepa2-random" / "probe.json").exists()
+    with pytest.raises(ConfigError, match="trained at 32px"):
+        probe_encoder.main(probe_encoder.Config(encoder="vjepa2-task", image_size=64, **common))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from train_robots.common.collapse import CollapseError, check_collapse, effective_rank, feature_std
+from train_robots.common.collapse import CollapseError, check_collapse, clip_std, effective_rank, feature_std
 from train_robots.common.data import load_dataset
 from train_robots.common.pooling import pool, pooled_dim
 from train_robots.common.probe import r2_scores, ridge_probe
@@ -68,3 +68,12 @@ def test_collapse_monitor():
         check_collapse(feature_std(constant), effective_rank(constant), 7, 0.05, 2.0, "kept")
     with pytest.raises(CollapseError):
         check_collapse(float("nan"), 20.0, 7, 0.05, 2.0, "kept")
+
+
+def test_clip_std_sees_clips_that_differ_only_by_position_as_collapsed():
+    rng = torch.Generator().manual_seed(0)
+    background = torch.randn(1, 64, 32, generator=rng).expand(16, -1, -1)  # tokens differ, clips do not
+    assert feature_std(background) > 0.5 and clip_std(background) < 1e-6
+    objects = background.clone()
+    objects[:, 5] += torch.randn(16, 32, generator=rng) * 8  # one token per clip shows something different
+    assert clip_std(objects) > 0.1  # 8 / 64 tokens

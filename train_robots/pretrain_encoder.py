@@ -49,10 +49,16 @@ from tqdm import tqdm  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import checkpoint_dir, load_checkpoint, save_checkpoint  # noqa: E402
-from train_robots.common.collapse import check_collapse, effective_rank, feature_std  # noqa: E402
-from train_robots.common.data import META_NAME, DataError, Dataset, dataset_dir, load_dataset  # noqa: E402
+from train_robots.common.collapse import check_collapse, clip_std, effective_rank, feature_std  # noqa: E402
+from train_robots.common.data import Dataset  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
-from train_robots.common.frames import Frames, clip_pairs, frames_dir, load_or_render_frames  # noqa: E402
+from train_robots.common.frames import (  # noqa: E402
+    Frames,
+    clip_pairs,
+    frames_dir,
+    load_or_render_frames,
+    load_source_dataset,
+)
 from train_robots.common.jepa import JEPA  # noqa: E402
 from train_robots.common.latent_probe import flat_r2, probe_poolings  # noqa: E402
 from train_robots.common.masks import Grid, MaskSpec, sample_masks  # noqa: E402
@@ -134,7 +140,7 @@ class Config:
     """Poolings the final probe compares."""
     probe_every: int | None = None
     """Steps between probes during training, on a subset of episodes (0: only at the end; default: preset)."""
-    probe_episodes: int = 100
+    probe_episodes: int = 60
     """Episodes the periodic probe encodes (the final probe uses every episode)."""
     test_fraction: float = 0.2
     """Share of the episodes held out of pretraining; the probe is scored on them."""
@@ -152,8 +158,9 @@ class Config:
     """Dataset whose episodes are rendered (default: <data-dir>/<task>/state)."""
     frames_dir: Path | None = None
     """Frames cache (default: <data-dir>/<task>/frames-<image-size>px)."""
-    threads: int = 0
-    """torch CPU threads (0: torch's default)."""
+    threads: int = 1
+    """torch CPU threads (0: torch's default). One by default: on a 2-core machine shared with other jobs a
+    second OpenMP thread mostly waits for a busy core (measured 6x slower than one thread)."""
     force: bool = False
     """Start over even if pretrain.pt or a finished encoder with other settings exists."""
     seed: int = 0
@@ -238,21 +245,6 @@ class Config:
 
 
 # ---------------------------------------------------------------- data
-
-
-def load_source(cfg: Config) -> tuple[Dataset, Path]:
-    """The episodes to render: a dataset of --task (any encoder: only its physics is used)."""
-    folder = Path(cfg.source_dir) if cfg.source_dir else dataset_dir(cfg.data_dir, cfg.task, "state")
-    make = f"python train_robots/generate_and_encode_modal.py --task {cfg.task} --encoder state --preset {cfg.preset}"
-    if not (folder / META_NAME).exists():
-        raise DataError(f"{folder}: no dataset to pretrain on (no {META_NAME}); make it with `{make}` (seconds)")
-    data = load_dataset(folder)
-    if data.meta["task"] != cfg.task:
-        raise DataError(
-            f"{folder / META_NAME}: holds {data.meta['task']!r} episodes, but --task is {cfg.task!r}; pass a "
-            f"--source-dir of {cfg.task} (made by `{make}`) or the --task of that data"
-        )
-    return data, folder
 
 
 def sample_batch(frames: np.ndarray, episodes: np.ndarray, batch: int, rng: np.random.Generator) -> np.ndarray:
@@ -464,8 +456,14 @@ def train(
         state.step = step + 1
         if step % cfg.monitor_every == 0 or state.step == total:
             std, rank = feature_std(targets), effective_rank(targets)
-            state.history["monitor"].append({"step": step, "std": std, "rank": rank})
-            bar.set_postfix(loss=f"{loss:.4f}", std=f"{std:.3f}", rank=f"{rank:.1f}", lr=f"{lr:.1e}")
+            state.history["monitor"].append({"step": step, "std": std, "rank": rank, "clip_std": clip_std(targets)})
+            bar.set_postfix(
+                loss=f"{loss:.4f}",
+                std=f"{std:.3f}",
+                clip_std=f"{state.history['monitor'][-1]['clip_std']:.3f}",
+                rank=f"{rank:.1f}",
+                lr=f"{lr:.1e}",
+            )
             check_collapse(std, rank, step, cfg.collapse_std, cfg.collapse_rank, kept)
         if state.step % cfg.checkpoint_every == 0 or state.step == total:
             save_state(ckpt, jepa, optimizer, state, cfg, signature, finished=state.step == total)
@@ -473,13 +471,15 @@ def train(
 
 
 def probe_during_training(cfg, jepa, processor, data, episodes, test_eps, names, step, device) -> dict:
-    """Held-out R² of the current target encoder with the chosen pooling, on a subset of episodes."""
+    """Held-out R² of the current target encoder, pooled by mean and the chosen pooling, on a subset
+    of episodes: {"step", "r2": {pooling: {quantity: R²}}}."""
     model = export_model(jepa).to(device)
     held_out = np.intersect1d(episodes, test_eps)
-    results = probe_poolings(model, processor, data, episodes, held_out, [cfg.pooling], names, cfg.encode_batch, device)
-    r2 = results[cfg.pooling].r2
-    tqdm.write(f"step {step}: probe R² ({cfg.pooling}) " + ", ".join(f"{k} {v:.2f}" for k, v in r2.items()))
-    return {"step": step, "r2": r2}
+    poolings = list(dict.fromkeys(["mean", cfg.pooling]))
+    results = probe_poolings(model, processor, data, episodes, held_out, poolings, names, cfg.encode_batch, device)
+    for pooling, result in results.items():
+        tqdm.write(f"step {step}: probe R² ({pooling}) " + ", ".join(f"{k} {v:.2f}" for k, v in result.r2.items()))
+    return {"step": step, "r2": {p: r.r2 for p, r in results.items()}}
 
 
 # ---------------------------------------------------------------- outputs
@@ -497,14 +497,17 @@ def save_curves(path: Path, state: State, pooling: str) -> None:
             "per step": (list(range(len(loss))), loss.tolist()),
             f"mean of {window}": (list(range(window - 1, len(loss))), smooth.tolist()),
         },
-        "target feature std (per dim)": {"std": (steps, [m["std"] for m in monitor])},
+        "target feature std (per dim)": {
+            "over tokens": (steps, [m["std"] for m in monitor]),
+            "over clips (mean-pooled)": (steps, [m.get("clip_std", float("nan")) for m in monitor]),
+        },
         "target effective rank": {"rank": (steps, [m["rank"] for m in monitor])},
     }
     probes = state.history["probe"]
     if probes:
-        names = list(probes[0]["r2"])
+        names = list(probes[0]["r2"][pooling])
         panels[f"probe R² held out ({pooling})"] = {
-            n: ([p["step"] for p in probes], [p["r2"][n] for p in probes]) for n in names
+            n: ([p["step"] for p in probes], [p["r2"][pooling][n] for p in probes]) for n in names
         }
     save_panels(path, panels, "step")
 
@@ -550,6 +553,7 @@ def finish(cfg, jepa, processor, data, split, state, out, source_dir, device, ke
         "final_loss": float(np.mean(tail)),
         "target_std": last["std"],
         "effective_rank": last["rank"],
+        "target_clip_std": last.get("clip_std", float("nan")),
         "pooling": cfg.pooling,
         "train_episodes": len(train_eps),
         "test_episodes": len(test_eps),
@@ -593,7 +597,7 @@ def main(cfg: Config) -> dict:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     env = ControlEnv(cfg.task)
-    source, source_dir = load_source(cfg)
+    source, source_dir = load_source_dataset(cfg.task, cfg.preset, cfg.data_dir, cfg.source_dir)
     out = checkpoint_dir(cfg.ckpt_dir, cfg.task, TASK_ENCODER_NAME)
     signature = training_signature(cfg, source)
     key = run_key(cfg, signature)

@@ -8,6 +8,10 @@ for it on the target encoder's (layer-normed) token features [M, D]:
 - `effective_rank`: exp of the entropy of the normalised singular values of the centred
   features (Roy & Vetterli, 2007); between 1 and D, it falls as the features crowd into
   a few directions.
+- `clip_std`: the per-dimension std over clips of each clip's mean token feature. On a scene
+  that is mostly static background (reacher: 6 of 64 tokens show the arm or the target) the
+  token figures stay healthy while the encoder erases the moving objects, since background
+  tokens still differ by position; what tells clips apart is the objects, so this one falls.
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ def effective_rank(features: torch.Tensor) -> float:
     p = singular / total
     p = p[p > 0]
     return float(math.exp(-(p * p.log()).sum()))
+
+
+@torch.no_grad()
+def clip_std(features: torch.Tensor) -> float:
+    """Mean over dimensions of the std over clips of the clips' mean features; features [B, N, D]."""
+    return float(features.float().mean(dim=1).std(dim=0).mean())
 
 
 def check_collapse(std: float, rank: float, step: int, min_std: float, min_rank: float, kept: str) -> None:

@@ -7,7 +7,7 @@ draws `blocks` rectangular blocks, each covering `scale` of the spatial grid wit
 ratio (height / width) drawn from `aspect`, and spanning every tubelet (a block hides the
 same place in the whole clip, so the encoder cannot copy it from a neighbouring frame). The
 target is the union of the blocks; the context is the rest. A block that would leave fewer
-than `min_context` context tokens is skipped (the first one always fits).
+than `min_context` context tokens is skipped; the first one is shrunk until it fits.
 
 Every sample in a batch must have the same number of context tokens, and of target tokens,
 for the model to take them as tensors [B, K]: like V-JEPA, the block size is drawn once per
@@ -68,13 +68,19 @@ class Masks:
     """long [B, Kt]: tokens the predictor fills in (disjoint from the context)."""
 
 
-def block_shape(spec: MaskSpec, grid: Grid, rng: np.random.Generator) -> tuple[int, int]:
-    """(height, width) of this batch's blocks: area `scale` of the grid, a random aspect ratio."""
+def block_shape(spec: MaskSpec, grid: Grid, min_context: int, rng: np.random.Generator) -> tuple[int, int]:
+    """(height, width) of this batch's blocks: area `scale` of the grid, a random aspect ratio;
+    shrunk along its longer side until one block leaves `min_context` tokens."""
     area = spec.scale * grid.height * grid.width
     low, high = spec.aspect
     aspect = math.exp(rng.uniform(math.log(low), math.log(high)))
     height = min(grid.height, max(1, round(math.sqrt(area * aspect))))
     width = min(grid.width, max(1, round(math.sqrt(area / aspect))))
+    while grid.tokens - height * width * grid.depth < min_context and height * width > 1:
+        if height >= width:
+            height -= 1
+        else:
+            width -= 1
     return height, width
 
 
@@ -99,12 +105,9 @@ def sample_target(
 def sample_masks(spec: MaskSpec, grid: Grid, batch: int, min_context: int, rng: np.random.Generator) -> Masks:
     """Context and target token indices for a batch, one mask per sample."""
     spec.validate()
-    shape = block_shape(spec, grid, rng)
-    if grid.tokens - shape[0] * shape[1] * grid.depth < min_context:
-        raise ValueError(
-            f"one block of {shape[0]}x{shape[1]} tokens on a {grid.height}x{grid.width} grid leaves fewer than "
-            f"min_context={min_context} context tokens; lower the block scale or min_context"
-        )
+    if grid.tokens - grid.depth < min_context:
+        raise ValueError(f"min_context={min_context} leaves no token to mask on a grid of {grid.tokens} tokens")
+    shape = block_shape(spec, grid, min_context, rng)
     targets = [sample_target(grid, shape, spec.blocks, min_context, rng).reshape(-1) for _ in range(batch)]
     context = [np.flatnonzero(~t) for t in targets]
     target = [np.flatnonzero(t) for t in targets]
