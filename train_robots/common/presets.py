@@ -82,17 +82,17 @@ class Preset:
     """V-JEPA pretraining: predictor attention heads."""
     pretrain_batch: int = 64
     """V-JEPA pretraining: clips per gradient step."""
-    pretrain_steps: int = 5000
+    pretrain_steps: int = 3000
     """V-JEPA pretraining: gradient steps."""
     pretrain_lr: float = 5e-4
     """V-JEPA pretraining: peak AdamW learning rate (after warm-up, then cosine decay)."""
-    pretrain_warmup: int = 500
+    pretrain_warmup: int = 300
     """V-JEPA pretraining: linear warm-up steps."""
-    pretrain_ema_start: float = 0.996
+    pretrain_ema_start: float = 0.9995
     """V-JEPA pretraining: EMA momentum of the target encoder at the first step."""
     pretrain_ema_end: float = 1.0
     """V-JEPA pretraining: EMA momentum at the last step (rises linearly)."""
-    pretrain_probe_every: int = 1000
+    pretrain_probe_every: int = 500
     """V-JEPA pretraining: steps between state probes during training (0: only at the end)."""
 
 
@@ -183,6 +183,26 @@ PRESETS: dict[str, Preset] = {
         sac_updates=30000,
         sac_eval_every=5000,
         sac_eval_episodes=5,
+        # 64 px frames show the target ball (~6 px) and the arm (~2 px wide); patch 8 gives 64
+        # tokens per tubelet. On a 2-core CPU shared with other jobs one thread trains 36-60
+        # clips/s (two threads were 6x slower there), so 3000 steps x 64 clips end within about
+        # 90 minutes with the probes. A slow target (EMA 0.9995 -> 1): with I-JEPA's 0.996 the
+        # target had erased the arm and ball from its features by step 1000 (README).
+        pretrain_image_size=64,
+        pretrain_patch=8,
+        pretrain_width=192,
+        pretrain_depth=6,
+        pretrain_heads=3,
+        pretrain_pred_width=96,
+        pretrain_pred_depth=4,
+        pretrain_pred_heads=4,
+        pretrain_batch=64,
+        pretrain_steps=3000,
+        pretrain_lr=5e-4,
+        pretrain_warmup=300,
+        pretrain_ema_start=0.9995,
+        pretrain_ema_end=1.0,
+        pretrain_probe_every=500,
     ),
     "full": Preset(
         name="full",
