@@ -497,10 +497,8 @@ def save_curves(path: Path, state: State, pooling: str) -> None:
             "per step": (list(range(len(loss))), loss.tolist()),
             f"mean of {window}": (list(range(window - 1, len(loss))), smooth.tolist()),
         },
-        "target feature std (per dim)": {
-            "over tokens": (steps, [m["std"] for m in monitor]),
-            "over clips (mean-pooled)": (steps, [m.get("clip_std", float("nan")) for m in monitor]),
-        },
+        "target std over tokens (per dim)": {"std": (steps, [m["std"] for m in monitor])},
+        "target std over clips (mean-pooled)": {"std": (steps, [m.get("clip_std", float("nan")) for m in monitor])},
         "target effective rank": {"rank": (steps, [m["rank"] for m in monitor])},
     }
     probes = state.history["probe"]

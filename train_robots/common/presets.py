@@ -184,10 +184,10 @@ PRESETS: dict[str, Preset] = {
         sac_eval_every=5000,
         sac_eval_episodes=5,
         # 64 px frames show the target ball (~6 px) and the arm (~2 px wide); patch 8 gives 64
-        # tokens per tubelet. On a 2-core CPU shared with other jobs one thread trains 36-60
-        # clips/s (two threads were 6x slower there), so 3000 steps x 64 clips end within about
-        # 90 minutes with the probes. A slow target (EMA 0.9995 -> 1): with I-JEPA's 0.996 the
-        # target had erased the arm and ball from its features by step 1000 (README).
+        # tokens per tubelet. On a 2-core CPU shared with other jobs (load ~5) one thread trained
+        # 39.7 clips/s (two threads were 6x slower there): 3000 steps x 64 clips took 81 min of
+        # training, 94 min with the probes. A slow target (EMA 0.9995 -> 1): with I-JEPA's 0.996
+        # the target had erased the arm and ball from its features by step 1000 (README).
         pretrain_image_size=64,
         pretrain_patch=8,
         pretrain_width=192,
