@@ -24,6 +24,8 @@ SCRIPTS = {
     "train_dynamics": ["main"],
     "train_dream_sac": ["main"],
     "mpc_planner": ["main"],
+    "pretrain_encoder": ["main"],
+    "probe_encoder": ["main"],
 }
 
 

@@ -163,7 +163,7 @@ def prepare(cfg: Config) -> list[int]:
     cfg.validate()
     env = ControlEnv(cfg.task)
     out = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
-    ensure_meta(out, dataset_meta(cfg, env, encoder_info(cfg.encoder, env, cfg.sizes(), cfg.encoder_id)))
+    ensure_meta(out, dataset_meta(cfg, env, encoder_info(cfg.encoder, env, cfg.sizes(), cfg.encoder_source())))
     return [
         i for i in range(num_shards(cfg)) if not shard_is_done(shard_path(out, i), len(shard_episode_indices(cfg, i)))
     ]
@@ -178,7 +178,7 @@ def main(cfg: Config) -> Path:
     print(f"{out}: {len(todo)} of {num_shards(cfg)} shards to write ({cfg.encoder}, {sizes.name} preset)")
     if todo:
         env = ControlEnv(cfg.task)
-        encoder = build_encoder(cfg.encoder, env, sizes, resolve_device(cfg.device), cfg.encoder_id)
+        encoder = build_encoder(cfg.encoder, env, sizes, resolve_device(cfg.device), cfg.encoder_source())
         with tqdm(total=sizes.episodes, initial=done_episodes, desc="episodes", unit="ep") as progress:
             for i in todo:
                 save_shard(shard_path(out, i), generate_shard(cfg, i, env, encoder, progress), read_meta(out))
@@ -192,10 +192,13 @@ _ENCODERS: dict[tuple, tuple[ControlEnv, Encoder]] = {}
 
 def write_shard(cfg: Config, shard_index: int) -> str:
     """Generate and save one shard (on Modal: one per GPU container call); returns its path."""
-    key = (cfg.task, cfg.encoder, cfg.encoder_id, cfg.preset, cfg.device)
+    key = (cfg.task, cfg.encoder, cfg.encoder_source(), cfg.preset, cfg.device)
     if key not in _ENCODERS:  # one encoder per container, reused across its shards
         env = ControlEnv(cfg.task)
-        _ENCODERS[key] = (env, build_encoder(cfg.encoder, env, cfg.sizes(), resolve_device(cfg.device), cfg.encoder_id))
+        _ENCODERS[key] = (
+            env,
+            build_encoder(cfg.encoder, env, cfg.sizes(), resolve_device(cfg.device), cfg.encoder_source()),
+        )
     env, encoder = _ENCODERS[key]
     out = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
     path = shard_path(out, shard_index)

@@ -229,7 +229,7 @@ def main(cfg: Config) -> dict:
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     env = ControlEnv(cfg.task)
-    encoder = build_encoder(cfg.encoder, env, get_preset(cfg.preset), device, cfg.encoder_id)
+    encoder = build_encoder(cfg.encoder, env, get_preset(cfg.preset), device, cfg.encoder_source())
     model = load_world_model(path, encoder=encoder.info.to_dict(), task=cfg.task).to(device)
     planner = Planner(
         model,

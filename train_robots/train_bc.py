@@ -268,7 +268,7 @@ def main(cfg: Config) -> dict:
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     env = ControlEnv(cfg.task)
-    info = encoder_info(cfg.encoder, env, sizes, cfg.encoder_id)
+    info = encoder_info(cfg.encoder, env, sizes, cfg.encoder_source())
     data = load_checked_dataset(cfg, info)
     out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
     signature = training_signature(cfg, data)
@@ -287,7 +287,7 @@ def main(cfg: Config) -> dict:
         policy, fit = fit_policy(cfg, env, data, info, out, signature, device)
 
     print(f"closed-loop evaluation: {sizes.eval_episodes} episodes x {sizes.eval_episode_steps} steps")
-    encoder = build_encoder(cfg.encoder, env, sizes, device, cfg.encoder_id)
+    encoder = build_encoder(cfg.encoder, env, sizes, device, cfg.encoder_source())
     evaluation = evaluate(
         env,
         encoder,

@@ -373,7 +373,7 @@ def main(cfg: Config) -> dict:
     buffer = ReplayBuffer(capacity, starts.shape[-1], env.action_dim, device)
     bc_z = torch.as_tensor(data.z[:, :-1].reshape(-1, starts.shape[-1]), device=device)
     bc_a = torch.as_tensor(data.expert_action.reshape(-1, env.action_dim), device=device)
-    eval_encoder = build_encoder(cfg.encoder, env, cfg.sizes(), device, cfg.encoder_id)
+    eval_encoder = build_encoder(cfg.encoder, env, cfg.sizes(), device, cfg.encoder_source())
     if diffs := encoder_mismatch(encoder_meta, eval_encoder.info.to_dict()):
         raise ConfigError(
             f"the dataset was encoded by another encoder than --encoder/--encoder-id ({'; '.join(diffs)})"

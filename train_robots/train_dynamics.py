@@ -37,6 +37,8 @@ from tqdm import tqdm  # noqa: E402
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import CheckpointError, checkpoint_dir, load_checkpoint  # noqa: E402
 from train_robots.common.data import DataError, Dataset, dataset_dir, load_dataset, read_meta  # noqa: E402
+from train_robots.common.encoders import encoder_info  # noqa: E402
+from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.presets import get_preset  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import ConfigError, resolve_device, seed_everything, write_json  # noqa: E402
@@ -145,11 +147,12 @@ def load_data(cfg: Config) -> Dataset:
     meta = read_meta(folder)
     if meta.get("task") != cfg.task:
         raise DataError(f"{folder / 'meta.json'}: task is {meta.get('task')!r}, but --task is {cfg.task!r}")
-    if cfg.encoder == "vjepa2" and meta["encoder"].get("id") != cfg.encoder_id:
-        raise DataError(
-            f"{folder / 'meta.json'}: encoded with {meta['encoder'].get('id')!r}, but --encoder-id is {cfg.encoder_id!r}"
-        )
-    return load_dataset(folder, expect_encoder={"name": cfg.encoder, "dim": meta["encoder"]["dim"]})
+    if cfg.encoder == "vjepa2":  # its config lives with the weights, maybe unreachable here: compare the id
+        expected = {"name": cfg.encoder, "id": cfg.encoder_source()}
+    else:
+        expected = encoder_info(cfg.encoder, ControlEnv(cfg.task), get_preset(cfg.preset), cfg.encoder_source())
+        expected = expected.to_dict()
+    return load_dataset(folder, expect_encoder=expected)
 
 
 @dataclass

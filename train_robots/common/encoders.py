@@ -8,6 +8,9 @@ latents [B, D].
   Hugging Face `transformers`), a hub id or a local directory.
 - `vjepa2-random`: the same classes with random weights (seeded, so the same encoder every
   run); its size comes from the preset. The floor of the pixel pipeline, and the tests'.
+- `vjepa2-task`: a small V-JEPA 2 pretrained here on the task's own video
+  (`pretrain_encoder.py`), loaded from its `save_pretrained` directory through the same
+  `from_pretrained` code as a hub id; its image size and pooling are its own.
 - `state`: the task's proprioceptive observation vector (an oracle ablation).
 
 V-JEPA 2 consumes tubelets of 2 frames, so an observation in a stream of them (data
@@ -23,19 +26,24 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from train_robots.common.envs import ControlEnv
+from train_robots.common.pooling import pool, pooled_dim
 from train_robots.common.presets import Preset
 from train_robots.common.runtime import ConfigError, UserError
+from train_robots.common.task_encoder import TASK_ENCODER_NAME, load_task_encoder, read_task_info
 
 DEFAULT_VJEPA2_ID = "facebook/vjepa2-vitl-fpc64-256"
-ENCODER_NAMES = ("vjepa2", "vjepa2-random", "state")
+ENCODER_NAMES = ("vjepa2", "vjepa2-random", "vjepa2-task", "state")
 # The random encoder's weights are a fixed function of this seed, never of the run's seed:
 # data, training and evaluation must all see the same encoder.
 RANDOM_ENCODER_SEED = 0
+VIDEO_PROCESSOR_FILE = "video_preprocessor_config.json"
+"""What `save_pretrained` names a video processor's config (transformers' VIDEO_PROCESSOR_NAME)."""
 PIXEL_INPUT = ("motion", "mean")
 """(clip, pooling) of the hub and random V-JEPA 2 encoders."""
 
@@ -153,7 +161,8 @@ class VJEPA2Encoder(Encoder):
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
         with autocast:
             hidden = self.model(pixel_values_videos=pixels, skip_predictor=True).last_hidden_state
-        return hidden.float().mean(dim=1).cpu().numpy()
+        side = self.model.config.crop_size // self.model.config.patch_size
+        return pool(hidden.float(), self.info.pooling or "mean", side).cpu().numpy()
 
 
 def build_encoder(
@@ -170,6 +179,9 @@ def build_encoder(
         return _load_pretrained(encoder_id, preset, device)
     if name == "vjepa2-random":
         return _build_random(preset, device)
+    if name == TASK_ENCODER_NAME:
+        model, processor, info = load_task_encoder(Path(encoder_id), task=env.name)
+        return VJEPA2Encoder(model, processor, _task_info(info), device, preset.encode_batch)
     raise ConfigError(f"--encoder {name!r} is unknown; choose one of {list(ENCODER_NAMES)}")
 
 
@@ -186,7 +198,15 @@ def encoder_info(name: str, env: ControlEnv, preset: Preset, encoder_id: str = D
         with _explain_unreachable(encoder_id):
             config = VJEPA2Config.from_pretrained(encoder_id)
         return EncoderInfo(name, encoder_id, int(config.hidden_size), preset.image_size, *PIXEL_INPUT)
+    if name == TASK_ENCODER_NAME:
+        return _task_info(read_task_info(Path(encoder_id), task=env.name))
     raise ConfigError(f"--encoder {name!r} is unknown; choose one of {list(ENCODER_NAMES)}")
+
+
+def _task_info(info: dict) -> EncoderInfo:
+    """The EncoderInfo of a `vjepa2-task` directory's pretrain_info.json."""
+    dim = pooled_dim(info["pooling"], int(info["width"]))
+    return EncoderInfo(TASK_ENCODER_NAME, info["encoder_id"], dim, int(info["image_size"]), "motion", info["pooling"])
 
 
 @contextmanager
@@ -209,6 +229,13 @@ def _explain_unreachable(encoder_id: str):
 def _load_pretrained(encoder_id: str, preset: Preset, device: torch.device) -> VJEPA2Encoder:
     from transformers import AutoVideoProcessor, VJEPA2Model
 
+    folder = Path(encoder_id)
+    if folder.is_dir() and not (folder / VIDEO_PROCESSOR_FILE).exists():
+        raise EncoderUnavailable(
+            f"{folder}: no {VIDEO_PROCESSOR_FILE}; a local V-JEPA 2 directory needs its video processor's config "
+            "beside the weights: save it with `AutoVideoProcessor.from_pretrained(<hub id>).save_pretrained(dir)` "
+            "(or `VJEPA2VideoProcessor(crop_size=...).save_pretrained(dir)`)"
+        )
     with _explain_unreachable(encoder_id):
         model = VJEPA2Model.from_pretrained(encoder_id)
         processor = AutoVideoProcessor.from_pretrained(encoder_id, crop_size=preset.image_size)

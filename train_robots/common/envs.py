@@ -140,6 +140,12 @@ class ControlEnv:
         """
         return np.concatenate([v.ravel() for v in self._observation_parts().values()])
 
+    def observation_names(self) -> list[str]:
+        """A name per entry of `observation()`: the part's key, suffixed with the index in a
+        part of several (reacher: cos_position_0 is the shoulder's, _1 the elbow's)."""
+        parts = self._observation_parts()
+        return [f"{key}_{i}" if v.size > 1 else key for key, v in parts.items() for i in range(v.size)]
+
     def pose_dims(self) -> np.ndarray:
         """Which entries of `observation()` describe the pose (what one image shows): all but
         the velocities. Goal distances on the state compare these."""

@@ -64,6 +64,36 @@ class Preset:
     """Dream-SAC: updates between closed-loop evaluations in the real env."""
     sac_eval_episodes: int = 5
     """Dream-SAC: episodes of each periodic evaluation (the final one uses eval_episodes)."""
+    pretrain_image_size: int = 64
+    """V-JEPA pretraining (vjepa2-task): frame size in pixels."""
+    pretrain_patch: int = 8
+    """V-JEPA pretraining: patch size in pixels (tokens per tubelet = (image / patch)^2)."""
+    pretrain_width: int = 192
+    """V-JEPA pretraining: encoder width (features per token)."""
+    pretrain_depth: int = 6
+    """V-JEPA pretraining: encoder transformer blocks."""
+    pretrain_heads: int = 3
+    """V-JEPA pretraining: encoder attention heads."""
+    pretrain_pred_width: int = 96
+    """V-JEPA pretraining: predictor width (narrower than the encoder, as in V-JEPA)."""
+    pretrain_pred_depth: int = 4
+    """V-JEPA pretraining: predictor transformer blocks."""
+    pretrain_pred_heads: int = 4
+    """V-JEPA pretraining: predictor attention heads."""
+    pretrain_batch: int = 64
+    """V-JEPA pretraining: clips per gradient step."""
+    pretrain_steps: int = 3000
+    """V-JEPA pretraining: gradient steps."""
+    pretrain_lr: float = 5e-4
+    """V-JEPA pretraining: peak AdamW learning rate (after warm-up, then cosine decay)."""
+    pretrain_warmup: int = 300
+    """V-JEPA pretraining: linear warm-up steps."""
+    pretrain_ema_start: float = 0.9995
+    """V-JEPA pretraining: EMA momentum of the target encoder at the first step."""
+    pretrain_ema_end: float = 1.0
+    """V-JEPA pretraining: EMA momentum at the last step (rises linearly)."""
+    pretrain_probe_every: int = 500
+    """V-JEPA pretraining: steps between state probes during training (0: only at the end)."""
 
 
 PRESETS: dict[str, Preset] = {
@@ -101,6 +131,21 @@ PRESETS: dict[str, Preset] = {
         sac_updates=20,
         sac_eval_every=10,
         sac_eval_episodes=1,
+        pretrain_image_size=32,
+        pretrain_patch=8,
+        pretrain_width=32,
+        pretrain_depth=1,
+        pretrain_heads=2,
+        pretrain_pred_width=16,
+        pretrain_pred_depth=1,
+        pretrain_pred_heads=2,
+        pretrain_batch=8,
+        pretrain_steps=6,
+        pretrain_lr=1e-3,
+        pretrain_warmup=2,
+        pretrain_ema_start=0.99,
+        pretrain_ema_end=1.0,
+        pretrain_probe_every=0,
     ),
     "cpu": Preset(
         name="cpu",
@@ -138,6 +183,26 @@ PRESETS: dict[str, Preset] = {
         sac_updates=30000,
         sac_eval_every=5000,
         sac_eval_episodes=5,
+        # 64 px frames show the target ball (~6 px) and the arm (~2 px wide); patch 8 gives 64
+        # tokens per tubelet. On a 2-core CPU shared with other jobs (load ~5) one thread trained
+        # 39.7 clips/s (two threads were 6x slower there): 3000 steps x 64 clips took 81 min of
+        # training, 94 min with the probes. A slow target (EMA 0.9995 -> 1): with I-JEPA's 0.996
+        # the target had erased the arm and ball from its features by step 1000 (README).
+        pretrain_image_size=64,
+        pretrain_patch=8,
+        pretrain_width=192,
+        pretrain_depth=6,
+        pretrain_heads=3,
+        pretrain_pred_width=96,
+        pretrain_pred_depth=4,
+        pretrain_pred_heads=4,
+        pretrain_batch=64,
+        pretrain_steps=3000,
+        pretrain_lr=5e-4,
+        pretrain_warmup=300,
+        pretrain_ema_start=0.9995,
+        pretrain_ema_end=1.0,
+        pretrain_probe_every=500,
     ),
     "full": Preset(
         name="full",
@@ -164,6 +229,22 @@ PRESETS: dict[str, Preset] = {
         sac_updates=100000,
         sac_eval_every=10000,
         sac_eval_episodes=10,
+        # A ViT-S-sized encoder at 128 px (256 tokens per tubelet) for a GPU.
+        pretrain_image_size=128,
+        pretrain_patch=8,
+        pretrain_width=384,
+        pretrain_depth=12,
+        pretrain_heads=6,
+        pretrain_pred_width=192,
+        pretrain_pred_depth=6,
+        pretrain_pred_heads=6,
+        pretrain_batch=256,
+        pretrain_steps=30000,
+        pretrain_lr=5e-4,
+        pretrain_warmup=2000,
+        pretrain_ema_start=0.996,
+        pretrain_ema_end=1.0,
+        pretrain_probe_every=5000,
     ),
 }
 

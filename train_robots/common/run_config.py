@@ -13,6 +13,7 @@ from typing import Any, Self
 from train_robots.common import cloud
 from train_robots.common.encoders import DEFAULT_VJEPA2_ID
 from train_robots.common.runtime import CKPT_DIR, DATA_DIR, ConfigError
+from train_robots.common.task_encoder import TASK_ENCODER_NAME
 
 
 @dataclass
@@ -36,10 +37,12 @@ class RunConfig(CloudConfig):
     task: str = "reacher-easy"
     """Control Suite task: reacher-easy, walker-walk or cheetah-run."""
     encoder: str = "vjepa2"
-    """vjepa2 (pretrained), vjepa2-random (same model, random weights) or state (the proprioceptive
-    oracle); the data, the checkpoints and the encoder in the loop must all share it."""
+    """vjepa2 (pretrained), vjepa2-random (same model, random weights), vjepa2-task (pretrained here on
+    the task's own video) or state (the proprioceptive oracle); the data, the checkpoints and the
+    encoder in the loop must all share it."""
     encoder_id: str = DEFAULT_VJEPA2_ID
-    """Hub id or local directory of the pretrained V-JEPA 2 (with --encoder vjepa2)."""
+    """Hub id or local directory of the pretrained V-JEPA 2 (with --encoder vjepa2), or the directory
+    of a vjepa2-task encoder (default for it: <ckpt-dir>/<task>/vjepa2-task/encoder)."""
     preset: str = "cpu"
     """Sizes: smoke (seconds), cpu (minutes on a laptop), full (100k transitions, GPU)."""
     seed: int = 0
@@ -48,6 +51,13 @@ class RunConfig(CloudConfig):
     """Root of the datasets: <data-dir>/<task>/<encoder>/."""
     ckpt_dir: Path = CKPT_DIR
     """Root of the checkpoints, metrics and plots: <ckpt-dir>/<task>/<encoder>/."""
+
+    def encoder_source(self) -> str:
+        """Where the encoder loads from: --encoder-id, except that vjepa2-task (pretrained here by
+        pretrain_encoder.py) defaults to its directory under --ckpt-dir."""
+        if self.encoder == TASK_ENCODER_NAME and self.encoder_id == DEFAULT_VJEPA2_ID:
+            return str(Path(self.ckpt_dir) / self.task / TASK_ENCODER_NAME / "encoder")
+        return self.encoder_id
 
     def shared(self) -> dict[str, Any]:
         """The shared fields only: what a pipeline passes on to every phase's Config."""

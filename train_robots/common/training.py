@@ -58,3 +58,30 @@ def save_curves(
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
     atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def save_panels(path: Path, panels: dict[str, dict[str, tuple[list[float], list[float]]]], xlabel: str) -> None:
+    """Side-by-side line plots, one per titled panel, each of named (x, y) series; written atomically
+    as PNG. A panel title ending in "(log)" gets a log y axis."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.8), squeeze=False)
+    for ax, (title, series) in zip(axes[0], panels.items()):
+        for name, (x, y) in series.items():
+            ax.plot(x, y, label=name, marker="o" if len(x) < 20 else None, markersize=3)
+        ax.set(xlabel=xlabel, title=title)
+        if title.endswith("(log)"):
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        if len(series) > 1:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(Path(path), buffer.getvalue())

@@ -1,0 +1,79 @@
+"""Pooling choices, the ridge probe and the collapse monitor."""
+
+import numpy as np
+import pytest
+import torch
+
+from train_robots.common.collapse import CollapseError, check_collapse, clip_std, effective_rank, feature_std
+from train_robots.common.data import load_dataset
+from train_robots.common.pooling import pool, pooled_dim
+from train_robots.common.probe import r2_scores, ridge_probe
+
+NAMES = [f"q{i}" for i in range(8)]
+
+
+def test_pooling_shapes_and_cell_means():
+    tokens = torch.arange(16, dtype=torch.float32).reshape(1, 16, 1).repeat(2, 1, 3)  # a 4x4 grid, value = index
+    assert pool(tokens, "mean", 4).shape == (2, 3) and torch.allclose(pool(tokens, "mean", 4), torch.full((2, 3), 7.5))
+    cells = pool(tokens, "grid2", 4).reshape(2, 4, 3)[0, :, 0]
+    assert torch.equal(cells, torch.tensor([2.5, 4.5, 10.5, 12.5]))  # top-left, top-right, bottom-left, bottom-right
+    assert torch.equal(pool(tokens, "grid4", 4).reshape(2, 16, 3)[0, :, 0], torch.arange(16.0))
+    assert pool(tokens, "mean+grid2", 4).shape == (2, pooled_dim("mean+grid2", 3)) == (2, 15)
+    two_tubelets = torch.cat([tokens, tokens + 100], dim=1)  # tubelets are averaged before the grid
+    assert torch.allclose(pool(two_tubelets, "grid2", 4).reshape(2, 4, 3)[0, :, 0], cells + 50)
+    for bad in ("max", "grid3", "grid0"):
+        with pytest.raises(ValueError):
+            pool(tokens, bad, 4)
+
+
+def probe_rows(latents, states, episodes=30, seed=0):
+    episode = np.repeat(np.arange(episodes), len(latents) // episodes)
+    return ridge_probe(latents, states, episode, np.arange(episodes - 6, episodes), NAMES, seed=seed)
+
+
+def test_probe_reads_the_state_from_the_state_itself(state_dataset):
+    data = load_dataset(state_dataset)
+    states = data.z[:, 1:].reshape(-1, 8).astype(np.float64)
+    episode = np.repeat(np.arange(data.episodes), data.z.shape[1] - 1)
+    rng = np.random.default_rng(0)
+    mixed = states @ rng.normal(size=(8, 20))  # an invertible linear view of the state
+    result = ridge_probe(mixed, states, episode, np.array([data.episodes - 1]), NAMES)
+    assert min(result.r2.values()) > 0.99
+
+
+def test_probe_finds_nothing_in_noise():
+    rng = np.random.default_rng(0)
+    states = rng.normal(size=(3000, 8))
+    result = probe_rows(rng.normal(size=(3000, 50)), states)
+    assert max(result.r2.values()) < 0.05
+    half = probe_rows(np.concatenate([states[:, :4], rng.normal(size=(3000, 46))], axis=1), states)
+    assert min(half.r2[n] for n in NAMES[:4]) > 0.95 and max(half.r2[n] for n in NAMES[4:]) < 0.05
+
+
+def test_r2_of_the_mean_is_zero_and_of_the_truth_one():
+    y = np.random.default_rng(0).normal(size=(50, 2))
+    assert np.allclose(r2_scores(y, y), 1.0) and np.allclose(r2_scores(y, np.broadcast_to(y.mean(0), y.shape)), 0.0)
+
+
+def test_collapse_monitor():
+    rng = torch.Generator().manual_seed(0)
+    healthy = torch.randn(512, 32, generator=rng)
+    assert feature_std(healthy) == pytest.approx(1.0, abs=0.1) and effective_rank(healthy) > 20
+    constant = torch.ones(512, 32) * torch.randn(32, generator=rng)
+    assert feature_std(constant) < 1e-6
+    rank_one = torch.randn(512, 1, generator=rng) * torch.randn(1, 32, generator=rng)
+    assert effective_rank(rank_one) < 1.1
+    check_collapse(1.0, 20.0, 5, 0.05, 2.0, "kept")
+    with pytest.raises(CollapseError, match="collapsed at step 7.*--lr"):
+        check_collapse(feature_std(constant), effective_rank(constant), 7, 0.05, 2.0, "kept")
+    with pytest.raises(CollapseError):
+        check_collapse(float("nan"), 20.0, 7, 0.05, 2.0, "kept")
+
+
+def test_clip_std_sees_clips_that_differ_only_by_position_as_collapsed():
+    rng = torch.Generator().manual_seed(0)
+    background = torch.randn(1, 64, 32, generator=rng).expand(16, -1, -1)  # tokens differ, clips do not
+    assert feature_std(background) > 0.5 and clip_std(background) < 1e-6
+    objects = background.clone()
+    objects[:, 5] += torch.randn(16, 32, generator=rng) * 8  # one token per clip shows something different
+    assert clip_std(objects) > 0.1  # 8 / 64 tokens

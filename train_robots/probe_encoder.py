@@ -1,0 +1,184 @@
+"""Probe an encoder: how much of the true state its latents carry (phase 1's question, "do the
+embeddings carry enough spatial information for control?").
+
+Encodes every (previous frame, current frame) clip of a dataset's episodes, pools the tokens
+each way asked for, fits a ridge read-out of the state on some episodes and reports R² per
+state quantity on held-out ones (common/probe.py). The held-out episodes are the ones
+`pretrain_encoder.py` holds out of pretraining (same split for the same --seed and
+--test-fraction), so the figures of every encoder compare on the same frames.
+
+    python train_robots/probe_encoder.py --encoder vjepa2-random --preset cpu --image-size 64
+    python train_robots/probe_encoder.py --encoder vjepa2-task      # checkpoints/<task>/vjepa2-task/encoder
+    python train_robots/probe_encoder.py --encoder vjepa2 --encoder-id /local/dir --image-size 128
+    python train_robots/probe_encoder.py --encoder state                # the sanity check: R² 1
+
+Writes <ckpt-dir>/<task>/<encoder>/probe[-<label>].json (flat: probe_<pooling>_<quantity>).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from train_robots.common import cli, cloud  # noqa: E402
+from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
+from train_robots.common.encoders import build_encoder  # noqa: E402
+from train_robots.common.envs import ControlEnv  # noqa: E402
+from train_robots.common.frames import frames_dir, load_or_render_frames, load_source_dataset  # noqa: E402
+from train_robots.common.latent_probe import flat_r2, probe_poolings  # noqa: E402
+from train_robots.common.pooling import check_pooling  # noqa: E402
+from train_robots.common.presets import get_preset  # noqa: E402
+from train_robots.common.probe import ridge_probe  # noqa: E402
+from train_robots.common.run_config import RunConfig  # noqa: E402
+from train_robots.common.runtime import ConfigError, resolve_device, write_json  # noqa: E402
+from train_robots.common.task_encoder import TASK_ENCODER_NAME  # noqa: E402
+from train_robots.common.training import split_episodes  # noqa: E402
+
+ENCODERS = ("vjepa2-random", TASK_ENCODER_NAME, "vjepa2", "state")
+
+
+@dataclass
+class Config(RunConfig):
+    encoder: str = TASK_ENCODER_NAME
+    """vjepa2-task (pretrained here; --encoder-id names another directory than its default),
+    vjepa2-random (preset-sized, random weights), vjepa2 (--encoder-id) or state (the sanity check: R² 1)."""
+    image_size: int | None = None
+    """Frame size for vjepa2-random and vjepa2 (default: the preset's; vjepa2-task keeps its own)."""
+    patch_size: int | None = None
+    """vjepa2-random only: patch size override (default: the preset's)."""
+    poolings: tuple[str, ...] = ("mean", "grid2", "mean+grid2", "grid4")
+    """Poolings to compare (vjepa2-task and vjepa2-random; the state has none)."""
+    episodes: int = 0
+    """Probe the first N episodes of the split's training and held-out parts in proportion (0: all)."""
+    test_fraction: float = 0.2
+    """Share of episodes held out (as in pretrain_encoder.py, whose split the same --seed repeats)."""
+    label: str = ""
+    """Suffix of the output file name (probe-<label>.json), to keep several probes apart."""
+    encode_batch: int = 128
+    """Clips per forward pass."""
+    threads: int = 0
+    """torch CPU threads (0: torch's default)."""
+    source_dir: Path | None = None
+    """Dataset whose episodes are rendered (default: <data-dir>/<task>/state)."""
+
+    def on_volume(self) -> Config:
+        # --source-dir names a local path; on the volume its default is used.
+        return replace(super().on_volume(), source_dir=None)
+
+
+def load_model(cfg: Config, env: ControlEnv, device: torch.device):
+    """(VJEPA2Model, processor, image size, encoder id) of the encoder to probe."""
+    if cfg.encoder not in ENCODERS:
+        raise ConfigError(f"--encoder {cfg.encoder!r} is unknown; choose one of {list(ENCODERS)}")
+    preset = get_preset(cfg.preset)
+    if cfg.encoder == TASK_ENCODER_NAME:
+        if cfg.image_size is not None or cfg.patch_size is not None:
+            raise ConfigError("vjepa2-task keeps the image and patch size it was trained with; drop --image-size")
+    else:
+        preset = replace(preset, image_size=cfg.image_size or preset.image_size)
+    if cfg.patch_size:
+        if cfg.encoder != "vjepa2-random":
+            raise ConfigError("--patch-size only resizes vjepa2-random")
+        preset = replace(preset, random_encoder={**preset.random_encoder, "patch_size": cfg.patch_size})
+    encoder = build_encoder(cfg.encoder, env, preset, device, cfg.encoder_source())
+    return encoder.model, encoder.processor, encoder.info.image_size, encoder.info.id
+
+
+def probe_subset(split: tuple[np.ndarray, np.ndarray], count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(episodes to encode, held-out ones among them): all, or the first `count` in proportion."""
+    train, test = split
+    if not count:
+        return np.sort(np.concatenate([train, test])), test
+    n_test = max(1, round(count * len(test) / (len(train) + len(test))))
+    chosen_test = test[:n_test]
+    return np.sort(np.concatenate([train[: max(1, count - n_test)], chosen_test])), chosen_test
+
+
+def main(cfg: Config) -> dict:
+    """Probe the encoder; returns (and writes) the flat metrics."""
+    cfg.validate()
+    device = resolve_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    env = ControlEnv(cfg.task)
+    if cfg.encoder == "state":
+        return probe_state(cfg, env)
+    model, processor, size, encoder_id = load_model(cfg, env, device)
+    model = model.to(device).eval()
+    side = model.config.crop_size // model.config.patch_size
+    try:
+        for name in cfg.poolings:
+            check_pooling(name, side)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    source, source_dir = load_source_dataset(cfg.task, cfg.preset, cfg.data_dir, cfg.source_dir)
+    data = load_or_render_frames(env, source, source_dir, frames_dir(cfg.data_dir, cfg.task, size), size)
+    episodes, test = probe_subset(split_episodes(len(data.frames), cfg.test_fraction, cfg.seed), cfg.episodes)
+    print(f"probing {encoder_id} on {len(episodes)} episodes ({len(test)} held out) at {size}px: {list(cfg.poolings)}")
+    started = time.perf_counter()
+    results = probe_poolings(
+        model,
+        processor,
+        data,
+        episodes,
+        test,
+        list(cfg.poolings),
+        env.observation_names(),
+        cfg.encode_batch,
+        device,
+        seed=cfg.seed,
+    )
+    metrics = {
+        "task": cfg.task,
+        "encoder": cfg.encoder,
+        "encoder_id": encoder_id,
+        "image_size": size,
+        "tokens_per_frame": side * side,
+        "width": int(model.config.hidden_size),
+        "episodes": len(episodes),
+        "test_episodes": len(test),
+        "seconds": time.perf_counter() - started,
+        "seed": cfg.seed,
+        **flat_r2(results),
+    }
+    return report(cfg, metrics, results)
+
+
+def probe_state(cfg: Config, env: ControlEnv) -> dict:
+    """The sanity check: the state read back from itself (R² 1 on every quantity), same split."""
+    source, _ = load_source_dataset(cfg.task, cfg.preset, cfg.data_dir, cfg.source_dir)
+    episodes, test = probe_subset(split_episodes(source.episodes, cfg.test_fraction, cfg.seed), cfg.episodes)
+    states = source.z[episodes, 1:].reshape(-1, source.z.shape[-1])
+    episode = np.repeat(episodes, source.z.shape[1] - 1)
+    results = {"state": ridge_probe(states, states, episode, test, env.observation_names(), seed=cfg.seed)}
+    metrics = {"task": cfg.task, "encoder": "state", "episodes": len(episodes), "test_episodes": len(test)}
+    return report(cfg, {**metrics, "seed": cfg.seed, **flat_r2(results)}, results)
+
+
+def report(cfg: Config, metrics: dict, results: dict) -> dict:
+    """Write probe[-label].json beside the encoder's checkpoints and print the R² table."""
+    out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder) / (
+        f"probe-{cfg.label}.json" if cfg.label else "probe.json"
+    )
+    write_json(out, metrics)
+    for pooling, result in results.items():
+        print(f"{pooling:>11}: " + ", ".join(f"{k} {v:.3f}" for k, v in result.r2.items()))
+    print(f"-> {out}")
+    return metrics
+
+
+# ---------------------------------------------------------------- Modal (cloud GPUs)
+
+phase = cloud.phase_app("train-robots-probe-encoder", Config, main, timeout=2 * 3600)
+app = phase.app
+
+
+if __name__ == "__main__":
+    cli.run(main, Config)
