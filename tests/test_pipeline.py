@@ -32,3 +32,17 @@ def test_pipeline_runs_every_phase_and_resumes(tmp_path):
     assert (out / "bc.pt").stat().st_mtime_ns == bc_mtime
     again = torch.load(out / "dynamics.pt", weights_only=False)["model"]
     assert all(torch.equal(weights[k], again[k]) for k in weights)
+
+
+def test_pipeline_pretrains_the_task_encoder_first(tmp_path):
+    cfg = run_pipeline.Config(
+        encoder="vjepa2-task", preset="smoke", device="cpu", data_dir=tmp_path / "data", ckpt_dir=tmp_path / "ckpt"
+    )
+    summary = run_pipeline.main(cfg)
+    assert (tmp_path / "data" / "reacher-easy" / "state" / "meta.json").exists()  # phase 0's frames source
+    encoder_dir = tmp_path / "ckpt" / "reacher-easy" / "vjepa2-task" / "encoder"
+    assert (encoder_dir / "config.json").exists() and (encoder_dir / "video_preprocessor_config.json").exists()
+    meta = json.loads((tmp_path / "data" / "reacher-easy" / "vjepa2-task" / "meta.json").read_text())
+    assert meta["encoder"]["name"] == "vjepa2-task" and meta["encoder"]["pooling"] == "grid2"
+    assert summary["phase_seconds"]["pretrain"] > 0 and summary["encoder"] == "vjepa2-task"
+    assert [row["status"] for row in summary["comparison"]] == ["ok"] * len(summary["comparison"])

@@ -21,11 +21,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
 
 from train_robots import generate_and_encode_modal as generate  # noqa: E402
-from train_robots import mpc_planner, train_bc, train_dream_sac, train_dynamics  # noqa: E402
+from train_robots import mpc_planner, pretrain_encoder, train_bc, train_dream_sac, train_dynamics  # noqa: E402
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
+from train_robots.common.encoders import DEFAULT_VJEPA2_ID  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import atomic_write_bytes, write_json  # noqa: E402
+from train_robots.common.task_encoder import TASK_ENCODER_NAME  # noqa: E402
 
 PLANNERS = ("random", "cem", "mppi")
 ROW_KEYS = ("success_rate", "mean_return", "std_return", "ms_per_action", "episodes")
@@ -44,6 +46,9 @@ def main(cfg: Config) -> dict:
     out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
     results: dict = {}
     seconds: dict[str, float] = {}
+    if cfg.encoder == TASK_ENCODER_NAME:
+        with phase_timer("phase 0: pretrain the encoder on the task's own video", "pretrain", seconds):
+            results["pretrain"] = pretrain(cfg)
     with phase_timer("phases 1-2: see, explore and remember", "data", seconds):
         generate.main(generate.Config(**shared))
     with phase_timer("phase 1: behaviour cloning", "bc", seconds):
@@ -64,6 +69,17 @@ def main(cfg: Config) -> dict:
     atomic_write_bytes(out / "results.md", results_table(summary).encode())
     print(results_table(summary))
     return summary
+
+
+def pretrain(cfg: Config) -> dict:
+    """vjepa2-task's phase 0: the state dataset (its frames are rendered from its physics states),
+    then V-JEPA pretraining; both reuse or resume finished work."""
+    if cfg.encoder_id != DEFAULT_VJEPA2_ID:
+        print(f"--encoder-id {cfg.encoder_id}: using that vjepa2-task encoder, not pretraining one")
+        return {}
+    shared = {k: v for k, v in cfg.shared().items() if k not in ("encoder", "encoder_id")}
+    generate.main(generate.Config(**shared, encoder="state"))
+    return pretrain_encoder.main(pretrain_encoder.Config(**shared))
 
 
 @contextmanager
