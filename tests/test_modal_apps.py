@@ -24,6 +24,7 @@ SCRIPTS = {
     "train_dynamics": ["main"],
     "train_dream_sac": ["main"],
     "mpc_planner": ["main"],
+    "train_expert": ["main"],
 }
 
 

@@ -167,7 +167,7 @@ def main(cfg: Config) -> dict:
         goal_dims=encoder.goal_dims,
     )
     controller = PlannerController(
-        planner, encoder, goal_settle_steps=cfg.goal_settle_steps, goal_at_rest=cfg.goal_at_rest
+        planner, encoder, goal_settle_steps=cfg.goal_settle_steps, goal_at_rest=cfg.goal_at_rest, ckpt_dir=cfg.ckpt_dir
     )
     episodes, steps = cfg.sizes()
     parallel = episodes_in_parallel(cfg.parallel, episodes, planner.bytes_per_problem(), device)

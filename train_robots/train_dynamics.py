@@ -37,6 +37,7 @@ from tqdm import tqdm  # noqa: E402
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import CheckpointError, checkpoint_dir, load_checkpoint  # noqa: E402
 from train_robots.common.data import DataError, Dataset, dataset_dir, load_dataset, read_meta  # noqa: E402
+from train_robots.common.experts import make_expert  # noqa: E402
 from train_robots.common.presets import get_preset  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import ConfigError, resolve_device, seed_everything, write_json  # noqa: E402
@@ -149,7 +150,10 @@ def load_data(cfg: Config) -> Dataset:
         raise DataError(
             f"{folder / 'meta.json'}: encoded with {meta['encoder'].get('id')!r}, but --encoder-id is {cfg.encoder_id!r}"
         )
-    return load_dataset(folder, expect_encoder={"name": cfg.encoder, "dim": meta["encoder"]["dim"]})
+    expert = make_expert(cfg.task, cfg.ckpt_dir).id
+    return load_dataset(
+        folder, expect_encoder={"name": cfg.encoder, "dim": meta["encoder"]["dim"]}, expect_expert=expert
+    )
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from train_robots.common.encoders import Encoder
 from train_robots.common.envs import ControlEnv
 from train_robots.common.goals import Goal, goal_from_expert
 from train_robots.common.planners import Plan, Planner
+from train_robots.common.runtime import CKPT_DIR
 
 
 @dataclass
@@ -52,9 +54,10 @@ class PlannerController:
         goal_settle_steps: int = 0,
         goal_at_rest: bool = True,
         keep_latents: int = 1,
+        ckpt_dir: Path = CKPT_DIR,
     ):
         self.planner, self.encoder, self.keep_latents = planner, encoder, keep_latents
-        self.goal_options = dict(settle_steps=goal_settle_steps, at_rest=goal_at_rest)
+        self.goal_options = dict(settle_steps=goal_settle_steps, at_rest=goal_at_rest, ckpt_dir=ckpt_dir)
         self.goals: list[Goal] = []
         self.traces: list[EpisodeTrace] = []
         self._goal_z: np.ndarray | None = None

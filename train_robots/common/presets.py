@@ -64,6 +64,21 @@ class Preset:
     """Dream-SAC: updates between closed-loop evaluations in the real env."""
     sac_eval_episodes: int = 5
     """Dream-SAC: episodes of each periodic evaluation (the final one uses eval_episodes)."""
+    expert_env_steps: int = 500_000
+    """Locomotion expert: environment (control) steps of online SAC; the agent acts and updates
+    once per action_repeat of them (500k = 250k agent steps, the anchors' budget)."""
+    expert_episode_steps: int = 500
+    """Locomotion expert: agent steps per training and evaluation episode (500: the suite's 20 s)."""
+    expert_seed_steps: int = 5000
+    """Locomotion expert: agent steps of uniform random actions before the first update."""
+    expert_hidden: int = 256
+    """Locomotion expert: width of the actor's and critics' hidden layers."""
+    expert_batch: int = 256
+    """Locomotion expert: transitions per SAC update."""
+    expert_eval_every: int = 10_000
+    """Locomotion expert: environment steps between periodic evaluations (the learning curve)."""
+    expert_eval_episodes: int = 5
+    """Locomotion expert: episodes of each periodic evaluation (the final one uses eval_episodes)."""
 
 
 PRESETS: dict[str, Preset] = {
@@ -101,6 +116,13 @@ PRESETS: dict[str, Preset] = {
         sac_updates=20,
         sac_eval_every=10,
         sac_eval_episodes=1,
+        expert_env_steps=600,
+        expert_episode_steps=50,
+        expert_seed_steps=100,
+        expert_hidden=64,
+        expert_batch=64,
+        expert_eval_every=200,
+        expert_eval_episodes=1,
     ),
     "cpu": Preset(
         name="cpu",
@@ -164,6 +186,7 @@ PRESETS: dict[str, Preset] = {
         sac_updates=100000,
         sac_eval_every=10000,
         sac_eval_episodes=10,
+        expert_eval_episodes=10,
     ),
 }
 
