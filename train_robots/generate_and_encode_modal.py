@@ -50,8 +50,8 @@ class Config(RunConfig):
     """Also store RGB thumbnails of this size in the shards (0: none)."""
 
     def sizes(self) -> Preset:
-        """The preset with this config's explicit sizes applied."""
-        preset = get_preset(self.preset)
+        """The task's preset with this config's explicit sizes applied."""
+        preset = get_preset(self.preset, self.task)
         overrides = {
             k: getattr(self, k) for k in ("episodes", "episode_steps", "shard_episodes") if getattr(self, k) is not None
         }
