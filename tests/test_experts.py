@@ -1,7 +1,7 @@
 import numpy as np
 
 from train_robots.common.envs import ControlEnv
-from train_robots.common.experts import PeriodicGait, ReacherExpert
+from train_robots.common.experts import ReacherExpert, make_expert
 from train_robots.common.runtime import episode_seed
 
 
@@ -32,13 +32,6 @@ def test_undamped_high_gain_controller_is_worse_than_the_expert():
     assert expert_return > sloppy_return
 
 
-def test_periodic_gait_stays_in_bounds_and_moves_the_walker():
-    env = ControlEnv("walker-walk")
-    env.reset(0)
-    start = env.get_state()
-    gait = PeriodicGait()
-    for t in range(20):
-        action = gait.act(env, t)
-        assert np.all(action <= env.action_high) and np.all(action >= env.action_low)
-        env.step(action)
-    assert not np.allclose(env.get_state(), start)
+def test_reacher_keeps_its_scripted_expert_and_needs_no_checkpoint(tmp_path):
+    expert = make_expert("reacher-easy", tmp_path / "nothing-here")
+    assert isinstance(expert, ReacherExpert) and expert.id == "ReacherExpert"

@@ -32,6 +32,9 @@ FLAGS = {
     "--no-reward-disagreement --halt --no-halt --bc-weight --eval-every --eval-episodes-during --eval-episodes "
     "--eval-episode-steps",
     "run_pipeline": f"{SHARED} --ensemble",
+    "train_expert": f"{SHARED} --env-steps --episode-steps --seed-steps --updates-per-step --batch-size --hidden --lr "
+    "--gamma --tau --init-alpha --buffer-size --eval-every --eval-episodes-during --eval-episodes --save-every --force "
+    "--no-force",
     "bench": "--sections --device --quick --no-quick --out --gpu",
 }
 # An entry of the flag column (boxed on a terminal, plain otherwise), not an indented description line.

@@ -224,3 +224,15 @@ def test_rerun_of_a_finished_dataset_leaves_its_meta_alone(state_dataset, tmp_pa
     before = meta_path.read_bytes()
     generate.main(smoke_generate_config(tmp_path))
     assert meta_path.read_bytes() == before  # later phases key their reuse on it
+
+
+def test_locomotion_collects_longer_episodes_of_as_many_transitions_and_reacher_keeps_its_sizes():
+    reacher, walker = get_preset("cpu", "reacher-easy"), get_preset("cpu", "walker-walk")
+    assert reacher == get_preset("cpu") and (reacher.episodes, reacher.episode_steps) == (300, 100)
+    assert walker.episode_steps > reacher.episode_steps
+    assert walker.episodes * walker.episode_steps == reacher.episodes * reacher.episode_steps
+    assert walker.episodes % walker.shard_episodes == 0
+    sizes = generate.Config(task="cheetah-run", preset="cpu").sizes()
+    assert (sizes.episodes, sizes.episode_steps) == (walker.episodes, walker.episode_steps)
+    assert generate.Config(task="walker-walk", preset="cpu", episodes=7).sizes().episodes == 7  # a flag still wins
+    assert get_preset("smoke", "walker-walk") == get_preset("smoke")

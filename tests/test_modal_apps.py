@@ -26,6 +26,7 @@ SCRIPTS = {
     "mpc_planner": ["main"],
     "pretrain_encoder": ["main"],
     "probe_encoder": ["main"],
+    "train_expert": ["main"],
 }
 
 

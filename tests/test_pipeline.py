@@ -46,3 +46,22 @@ def test_pipeline_pretrains_the_task_encoder_first(tmp_path):
     assert meta["encoder"]["name"] == "vjepa2-task" and meta["encoder"]["pooling"] == "grid2"
     assert summary["phase_seconds"]["pretrain"] > 0 and summary["encoder"] == "vjepa2-task"
     assert [row["status"] for row in summary["comparison"]] == ["ok"] * len(summary["comparison"])
+
+
+def test_pipeline_on_walker_trains_its_expert_first_and_plans_on_the_learned_reward(tmp_path):
+    cfg = run_pipeline.Config(
+        task="walker-walk",
+        encoder="state",
+        preset="smoke",
+        device="cpu",
+        data_dir=tmp_path / "data",
+        ckpt_dir=tmp_path / "ckpt",
+    )
+    summary = run_pipeline.main(cfg)
+    assert (tmp_path / "ckpt" / "walker-walk" / "expert" / "expert.json").exists()
+    meta = json.loads((tmp_path / "data" / "walker-walk" / "state" / "meta.json").read_text())
+    assert meta["expert_id"].startswith("sac:")
+    assert summary["phase_seconds"]["expert"] > 0
+    cem = json.loads((tmp_path / "ckpt" / "walker-walk" / "state" / "mpc_cem.json").read_text())
+    assert cem["settings"]["objective"] == "reward"  # no goal image defines walking
+    assert [row["status"] for row in summary["comparison"]] == ["ok"] * len(summary["comparison"])

@@ -182,6 +182,28 @@ def test_replay_buffer_wraps_around():
     assert buffer.sample(5)["z"].shape == (5, D)
 
 
+def test_replay_buffer_state_restores_the_ring_or_unrolls_it_into_another_capacity():
+    buffer = ReplayBuffer(10, D, A)
+    buffer.add(random_batch(n=7))
+    buffer.add(random_batch(n=7, seed=1))  # wrapped: cursor 4
+    state = buffer.state_dict()
+    assert state["data"]["z"].untyped_storage().nbytes() == 10 * D * 4  # the filled part, not more
+    same = ReplayBuffer(10, D, A)
+    same.load_state_dict(state)
+    assert (same.size, same.cursor) == (10, 4)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    torch.testing.assert_close(same.sample(6, g1), buffer.sample(6, g2))  # a resumed run samples the same
+    bigger = ReplayBuffer(16, D, A)
+    bigger.load_state_dict(state)
+    assert (bigger.size, bigger.cursor) == (10, 10)
+    oldest_first = torch.cat([buffer.data["reward"][4:], buffer.data["reward"][:4]])
+    torch.testing.assert_close(bigger.data["reward"][:10], oldest_first)
+    with pytest.raises(ValueError, match="does not fit"):
+        ReplayBuffer(8, D, A).load_state_dict(state)
+    with pytest.raises(ValueError, match="field 'z'"):
+        ReplayBuffer(10, D + 1, A).load_state_dict(state)
+
+
 def test_controller_acts_within_the_env_bounds():
     env = ControlEnv("reacher-easy")
     agent = make_agent()

@@ -2,7 +2,10 @@
 
 Rolls the task's expert with epsilon-greedy random actions (30% by default), encodes every
 observation with the chosen encoder, and writes shards of whole episodes plus meta.json
-to `<data-dir>/<task>/<encoder>/` (schema in train_robots/common/data.py).
+to `<data-dir>/<task>/<encoder>/` (schema in train_robots/common/data.py). Every step also
+stores the expert's own action. The expert is reacher's scripted one, or walker's and
+cheetah's SAC expert from `<ckpt-dir>/<task>/expert/expert.pt` (train_expert.py); meta.json
+records its id, and a folder refuses shards of another expert.
 
     python train_robots/generate_and_encode_modal.py --task reacher-easy --encoder state --preset cpu
     modal run train_robots/generate_and_encode_modal.py --task reacher-easy --encoder vjepa2 --preset full
@@ -27,7 +30,7 @@ from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.data import dataset_dir, ensure_meta, read_meta, save_shard, shard_path  # noqa: E402
 from train_robots.common.encoders import Encoder, EncoderInfo, build_encoder, encoder_info  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
-from train_robots.common.experts import make_expert  # noqa: E402
+from train_robots.common.experts import Expert, make_expert  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import ConfigError, code_version, episode_seed, resolve_device  # noqa: E402
@@ -47,8 +50,8 @@ class Config(RunConfig):
     """Also store RGB thumbnails of this size in the shards (0: none)."""
 
     def sizes(self) -> Preset:
-        """The preset with this config's explicit sizes applied."""
-        preset = get_preset(self.preset)
+        """The task's preset with this config's explicit sizes applied."""
+        preset = get_preset(self.preset, self.task)
         overrides = {
             k: getattr(self, k) for k in ("episodes", "episode_steps", "shard_episodes") if getattr(self, k) is not None
         }
@@ -66,7 +69,7 @@ class Config(RunConfig):
             raise ConfigError(f"--thumbnail-size must be >= 0, got {self.thumbnail_size}")
 
 
-def dataset_meta(cfg: Config, env: ControlEnv, info: EncoderInfo) -> dict:
+def dataset_meta(cfg: Config, env: ControlEnv, info: EncoderInfo, expert: Expert) -> dict:
     """meta.json of the folder this config writes."""
     sizes = cfg.sizes()
     return {
@@ -84,14 +87,16 @@ def dataset_meta(cfg: Config, env: ControlEnv, info: EncoderInfo) -> dict:
         "epsilon": cfg.epsilon,
         "seed": cfg.seed,
         "preset": cfg.preset,
-        "expert": type(make_expert(cfg.task)).__name__,
+        "expert": type(expert).__name__,
+        "expert_id": expert.id,
         "code_version": code_version(),
     }
 
 
-def collect_episode(env: ControlEnv, encoder: Encoder, cfg: Config, seed: int, steps: int) -> dict[str, np.ndarray]:
+def collect_episode(
+    env: ControlEnv, encoder: Encoder, expert: Expert, cfg: Config, seed: int, steps: int
+) -> dict[str, np.ndarray]:
     """One epsilon-greedy expert episode, its observations encoded."""
-    expert = make_expert(cfg.task)
     rng = np.random.default_rng(seed)
     env.reset(seed)
     observations, physics, frames = [], [], []
@@ -135,11 +140,12 @@ def shard_episode_indices(cfg: Config, shard_index: int) -> range:
 def generate_shard(
     cfg: Config, shard_index: int, env: ControlEnv, encoder: Encoder, progress: tqdm | None = None
 ) -> dict[str, np.ndarray]:
-    """The arrays of one shard: a pure function of the config and the shard index."""
+    """The arrays of one shard: a pure function of the config, the expert and the shard index."""
+    expert = make_expert(cfg.task, cfg.ckpt_dir)
     episodes = []
     for index in shard_episode_indices(cfg, shard_index):
         seed = episode_seed(cfg.seed, index, "data")
-        episodes.append(collect_episode(env, encoder, cfg, seed, cfg.sizes().episode_steps))
+        episodes.append(collect_episode(env, encoder, expert, cfg, seed, cfg.sizes().episode_steps))
         if progress is not None:
             progress.update(1)
     return {key: np.stack([ep[key] for ep in episodes]) for key in episodes[0]}
@@ -159,11 +165,12 @@ def num_shards(cfg: Config) -> int:
 
 
 def prepare(cfg: Config) -> list[int]:
-    """Write meta.json (refusing to mix tasks, encoders or sizes in one folder); the shards still to write."""
+    """Write meta.json (refusing to mix tasks, encoders, experts or sizes in one folder); the shards still to write."""
     cfg.validate()
     env = ControlEnv(cfg.task)
     out = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
-    ensure_meta(out, dataset_meta(cfg, env, encoder_info(cfg.encoder, env, cfg.sizes(), cfg.encoder_source())))
+    info = encoder_info(cfg.encoder, env, cfg.sizes(), cfg.encoder_source())
+    ensure_meta(out, dataset_meta(cfg, env, info, make_expert(cfg.task, cfg.ckpt_dir)))
     return [
         i for i in range(num_shards(cfg)) if not shard_is_done(shard_path(out, i), len(shard_episode_indices(cfg, i)))
     ]

@@ -117,7 +117,7 @@ class Config(RunConfig):
     """Name of the outputs (default: mpc_<planner>), e.g. to keep a variant beside the default."""
 
     def planner_config(self) -> PlannerConfig:
-        return self.planning.sized(get_preset(self.preset), task_spec(self.task))
+        return self.planning.sized(get_preset(self.preset, self.task), task_spec(self.task))
 
     def stem(self) -> str:
         return self.name or f"mpc_{self.planning.planner}"
@@ -127,7 +127,7 @@ class Config(RunConfig):
 
     def sizes(self) -> tuple[int, int]:
         """(episodes, episode_steps) of the evaluation."""
-        preset = get_preset(self.preset)
+        preset = get_preset(self.preset, self.task)
         episodes = preset.eval_episodes if self.episodes is None else self.episodes
         steps = preset.eval_episode_steps if self.episode_steps is None else self.episode_steps
         return episodes, steps
@@ -229,7 +229,7 @@ def main(cfg: Config) -> dict:
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     env = ControlEnv(cfg.task)
-    encoder = build_encoder(cfg.encoder, env, get_preset(cfg.preset), device, cfg.encoder_source())
+    encoder = build_encoder(cfg.encoder, env, get_preset(cfg.preset, cfg.task), device, cfg.encoder_source())
     model = load_world_model(path, encoder=encoder.info.to_dict(), task=cfg.task).to(device)
     planner = Planner(
         model,
@@ -247,6 +247,7 @@ def main(cfg: Config) -> dict:
         goal_settle_steps=cfg.goal_settle_steps,
         goal_at_rest=cfg.goal_at_rest,
         goal_source=cfg.goal_source,
+        ckpt_dir=cfg.ckpt_dir,
     )
     episodes, steps = cfg.sizes()
     parallel = episodes_in_parallel(cfg.parallel, episodes, planner.bytes_per_problem(), device)

@@ -187,7 +187,7 @@ class Config(RunConfig):
             "pretrain_ema_end": self.ema_end,
             "pretrain_probe_every": self.probe_every,
         }
-        return replace(get_preset(self.preset), **{k: v for k, v in fields.items() if v is not None})
+        return replace(get_preset(self.preset, self.task), **{k: v for k, v in fields.items() if v is not None})
 
     def mask_specs(self) -> list[MaskSpec]:
         return [MaskSpec(b, s, tuple(self.mask_aspect)) for b, s in zip(self.mask_blocks, self.mask_scales)]

@@ -77,7 +77,7 @@ def load_model(cfg: Config, env: ControlEnv, device: torch.device):
     """(VJEPA2Model, processor, image size, encoder id) of the encoder to probe."""
     if cfg.encoder not in ENCODERS:
         raise ConfigError(f"--encoder {cfg.encoder!r} is unknown; choose one of {list(ENCODERS)}")
-    preset = get_preset(cfg.preset)
+    preset = get_preset(cfg.preset, cfg.task)
     if cfg.encoder == TASK_ENCODER_NAME:
         if cfg.image_size is not None or cfg.patch_size is not None:
             raise ConfigError("vjepa2-task keeps the image and patch size it was trained with; drop --image-size")

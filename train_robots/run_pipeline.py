@@ -21,10 +21,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
 
 from train_robots import generate_and_encode_modal as generate  # noqa: E402
-from train_robots import mpc_planner, pretrain_encoder, train_bc, train_dream_sac, train_dynamics  # noqa: E402
+from train_robots import (  # noqa: E402
+    mpc_planner,
+    pretrain_encoder,
+    train_bc,
+    train_dream_sac,
+    train_dynamics,
+    train_expert,
+)
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
 from train_robots.common.encoders import DEFAULT_VJEPA2_ID  # noqa: E402
+from train_robots.common.experts import SCRIPTED  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import atomic_write_bytes, write_json  # noqa: E402
 from train_robots.common.task_encoder import TASK_ENCODER_NAME  # noqa: E402
@@ -46,6 +54,9 @@ def main(cfg: Config) -> dict:
     out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
     results: dict = {}
     seconds: dict[str, float] = {}
+    if cfg.task.split("-")[0] not in SCRIPTED:  # walker, cheetah: the expert is learned (reused when finished)
+        with phase_timer("phase 0: train the task's expert (online SAC on the state)", "expert", seconds):
+            results["expert"] = train_expert.main(train_expert.Config(**shared))
     if cfg.encoder == TASK_ENCODER_NAME:
         with phase_timer("phase 0: pretrain the encoder on the task's own video", "pretrain", seconds):
             results["pretrain"] = pretrain(cfg)

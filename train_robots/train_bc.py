@@ -31,9 +31,10 @@ from tqdm import tqdm  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import CheckpointError, checkpoint_dir, load_checkpoint  # noqa: E402
-from train_robots.common.data import META_NAME, DataError, Dataset, dataset_dir, load_dataset  # noqa: E402
+from train_robots.common.data import META_NAME, DataError, Dataset, dataset_dir, load_dataset, recorded_expert  # noqa: E402
 from train_robots.common.encoders import EncoderInfo, build_encoder, encoder_info  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
+from train_robots.common.experts import make_expert  # noqa: E402
 from train_robots.common.policy import KIND, PolicyController, PolicyMLP, load_policy, save_policy  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
 from train_robots.common.rollout import evaluate  # noqa: E402
@@ -82,7 +83,7 @@ class Config(RunConfig):
             "eval_episodes": self.eval_episodes,
             "eval_episode_steps": self.eval_episode_steps,
         }
-        return replace(get_preset(self.preset), **{k: v for k, v in fields.items() if v is not None})
+        return replace(get_preset(self.preset, self.task), **{k: v for k, v in fields.items() if v is not None})
 
     def validate(self) -> None:
         super().validate()
@@ -115,7 +116,7 @@ class Config(RunConfig):
 def load_checked_dataset(cfg: Config, info: EncoderInfo) -> Dataset:
     """The dataset of --task/--encoder, refused if it was made by another encoder."""
     folder = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
-    data = load_dataset(folder, expect_encoder=info.to_dict())
+    data = load_dataset(folder, expect_encoder=info.to_dict(), expect_expert=make_expert(cfg.task, cfg.ckpt_dir).id)
     if data.meta["task"] != cfg.task:
         raise DataError(f"{folder / META_NAME}: task is {data.meta['task']!r}, but --task is {cfg.task!r}")
     return data
@@ -235,7 +236,10 @@ def training_signature(cfg: Config, data: Dataset) -> dict:
         "patience": cfg.patience,
         "val_fraction": cfg.val_fraction,
         "seed": cfg.seed,
-        "data": {k: meta.get(k) for k in ("encoder", "episodes", "transitions", "seed", "epsilon", "code_version")},
+        "data": {
+            **{k: meta.get(k) for k in ("encoder", "episodes", "transitions", "seed", "epsilon", "code_version")},
+            "expert": recorded_expert(meta),  # data collected again by a retrained expert is other data
+        },
     }
 
 

@@ -43,6 +43,7 @@ from train_robots.common.checkpoint import checkpoint_dir, encoder_mismatch  # n
 from train_robots.common.data import Dataset, dataset_dir, load_dataset  # noqa: E402
 from train_robots.common.encoders import StateEncoder, build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
+from train_robots.common.experts import make_expert  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
 from train_robots.common.rollout import ExpertController, evaluate  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
@@ -105,7 +106,7 @@ class Config(RunConfig):
         return replace(super().on_volume(), dynamics=None)
 
     def sizes(self) -> Preset:
-        return get_preset(self.preset)
+        return get_preset(self.preset, self.task)
 
     def resolved(self) -> Config:
         """This config with every preset-sized field filled in."""
@@ -348,7 +349,9 @@ def main(cfg: Config) -> dict:
     seed_everything(cfg.seed)
     out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
     env = ControlEnv(cfg.task)
-    data = load_dataset(dataset_dir(cfg.data_dir, cfg.task, cfg.encoder))
+    data = load_dataset(
+        dataset_dir(cfg.data_dir, cfg.task, cfg.encoder), expect_expert=make_expert(cfg.task, cfg.ckpt_dir).id
+    )
     encoder_meta = data.meta["encoder"]
     if encoder_meta["name"] != cfg.encoder:
         raise ConfigError(f"the dataset's encoder is {encoder_meta['name']!r}, but --encoder is {cfg.encoder!r}")
@@ -458,7 +461,7 @@ def finish(cfg, out, env, encoder, agent, model, episode_starts, history, max_u,
     expert = evaluate(
         env,
         StateEncoder(env),
-        ExpertController(cfg.task),
+        ExpertController(cfg.task, cfg.ckpt_dir),
         cfg.eval_episodes,
         cfg.eval_episode_steps,
         cfg.seed,

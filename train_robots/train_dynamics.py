@@ -39,6 +39,7 @@ from train_robots.common.checkpoint import CheckpointError, checkpoint_dir, load
 from train_robots.common.data import DataError, Dataset, dataset_dir, load_dataset, read_meta  # noqa: E402
 from train_robots.common.encoders import encoder_info  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
+from train_robots.common.experts import make_expert  # noqa: E402
 from train_robots.common.presets import get_preset  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import ConfigError, resolve_device, seed_everything, write_json  # noqa: E402
@@ -88,7 +89,7 @@ class Config(RunConfig):
 
     def resolved(self) -> Config:
         """This config with every preset-sized field filled in."""
-        preset = get_preset(self.preset)
+        preset = get_preset(self.preset, self.task)
         sizes = {
             "width": preset.dynamics_width,
             "depth": preset.dynamics_depth,
@@ -150,9 +151,12 @@ def load_data(cfg: Config) -> Dataset:
     if cfg.encoder == "vjepa2":  # its config lives with the weights, maybe unreachable here: compare the id
         expected = {"name": cfg.encoder, "id": cfg.encoder_source()}
     else:
-        expected = encoder_info(cfg.encoder, ControlEnv(cfg.task), get_preset(cfg.preset), cfg.encoder_source())
+        expected = encoder_info(
+            cfg.encoder, ControlEnv(cfg.task), get_preset(cfg.preset, cfg.task), cfg.encoder_source()
+        )
         expected = expected.to_dict()
-    return load_dataset(folder, expect_encoder=expected)
+    expert = make_expert(cfg.task, cfg.ckpt_dir).id
+    return load_dataset(folder, expect_encoder=expected, expect_expert=expert)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import tyro
 
+from train_robots.common.allocator import keep_freed_memory
 from train_robots.common.runtime import UserError
 
 T = TypeVar("T")
@@ -21,6 +22,7 @@ def parse(config_type: type[T], args: Sequence[str] | None = None) -> T:
 def run(main: Callable[[T], Any], config_type: type[T], args: Sequence[str] | None = None) -> Any:
     """Parse flags and run `main`; a UserError prints one clear line and exits with status 2."""
     config = parse(config_type, args)
+    keep_freed_memory()
     try:
         return main(config)
     except UserError as err:

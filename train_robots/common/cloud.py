@@ -18,6 +18,7 @@ from typing import Any
 import modal
 
 from train_robots.common import cli
+from train_robots.common.allocator import keep_freed_memory
 from train_robots.common.runtime import REPO_ROOT
 
 DEFAULT_GPU = "A10"
@@ -53,6 +54,7 @@ def run_on_volume(target: str, config_type: str, args: list[str], *extra: Any) -
     Registered by `PhaseApp.add` for every script (a module-level function is what a container can
     import); `target` and `config_type` are `module:name` references (see `reference`)."""
     cfg = cli.parse(_resolve(config_type), args).on_volume()
+    keep_freed_memory()
     try:
         return _resolve(target)(cfg, *extra)
     finally:

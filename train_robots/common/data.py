@@ -136,6 +136,12 @@ def _check_finite(key: str, array: np.ndarray, where: str) -> None:
         )
 
 
+def recorded_expert(meta: dict) -> str | None:
+    """The id of the expert that collected a dataset. Folders written before ids were recorded name
+    their scripted expert only, and a scripted expert's name is its id."""
+    return meta.get("expert_id", meta.get("expert"))
+
+
 def read_meta(folder: Path) -> dict:
     path = Path(folder) / META_NAME
     if not path.exists():
@@ -157,6 +163,8 @@ def ensure_meta(folder: Path, meta: dict) -> None:
             for k in IDENTITY_FIELDS
             if existing.get(k) != meta.get(k)
         ]
+        if recorded_expert(existing) != recorded_expert(meta):
+            diffs.append(f"expert: folder has {recorded_expert(existing)!r}, this run has {recorded_expert(meta)!r}")
         if diffs:
             raise DataError(
                 f"{path}: this folder holds a different dataset; refusing to mix them.\n  "
@@ -194,10 +202,17 @@ class Dataset:
         return Dataset(meta=self.meta, **take)
 
 
-def load_dataset(folder: Path, expect_encoder: dict | None = None) -> Dataset:
-    """Every shard of a folder; `expect_encoder` (an EncoderInfo dict, or part of one) guards against a wrong folder."""
+def load_dataset(folder: Path, expect_encoder: dict | None = None, expect_expert: str | None = None) -> Dataset:
+    """Every shard of a folder; `expect_encoder` (an EncoderInfo dict, or part of one) guards against a wrong
+    folder, `expect_expert` (an expert's id) against data another expert collected."""
     folder = Path(folder)
     meta = read_meta(folder)
+    if expect_expert is not None and recorded_expert(meta) != expect_expert:
+        raise DataError(
+            f"{folder / META_NAME}: collected by the expert {recorded_expert(meta)!r}, but the current expert of "
+            f"{meta.get('task')} is {expect_expert!r}; regenerate the data with it (delete {folder} first) "
+            "or restore the expert that collected it"
+        )
     if expect_encoder is not None and (diffs := encoder_mismatch(meta["encoder"], expect_encoder)):
         raise DataError(
             f"{folder / META_NAME}: made with another encoder than this run's ({'; '.join(diffs)}); "

@@ -1,22 +1,40 @@
-"""Scripted experts: privileged controllers that read the physics to act.
+"""Experts: the controllers that collect the data, show goals and head the comparison tables.
 
-- reacher: damped-least-squares inverse kinematics turns the fingertip-to-target error
-  into joint velocities, and a P-controller on joint velocity turns those into torques.
+- reacher: scripted. Damped-least-squares inverse kinematics turns the fingertip-to-target
+  error into joint velocities, and a P-controller on joint velocity turns those into torques.
   The damping keeps the arm well behaved near singular (stretched or folded) poses, where
   an undamped Jacobian-transpose controller fails on about a third of episodes.
-- walker, cheetah: an open-loop periodic gait (sine waves with fixed phase offsets). It
-  is a data-collection policy that moves the body through varied states, not an expert;
-  a later issue brings real ones.
+- walker, cheetah: a SAC actor trained online on the proprioceptive state by
+  `train_expert.py`, loaded from `<ckpt-dir>/<task>/expert/expert.pt`; it acts with its
+  deterministic mean action. (An open-loop sine gait stood in for these before; it walked
+  nowhere, so it is gone rather than kept as a silent substitute for a missing expert.)
+
+Every expert acts as `act(env, step) -> action` and has an `id` that the data it collects
+records, so data of one expert is never mixed with, or trained against, another.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import mujoco
 import numpy as np
+import torch
 
 from train_robots.common.envs import ControlEnv
+from train_robots.common.runtime import CKPT_DIR, UserError
+from train_robots.common.sac import SACAgent, load_agent
+
+EXPERT_KIND = "expert"
+"""The checkpoint kind of a trained expert (expert.pt)."""
+SCRIPTED = {"reacher"}
+"""Domains whose expert is scripted; every other one needs a trained expert."""
+
+
+class MissingExpert(UserError, FileNotFoundError):
+    """The task's expert has not been trained (or its training has not finished)."""
 
 
 @dataclass
@@ -29,6 +47,11 @@ class ReacherExpert:
     """Torque per rad/s of joint-velocity error (actions saturate at +-1)."""
     damping: float = 0.05
     """Levenberg-Marquardt damping lambda of the least-squares inverse (metres)."""
+
+    @property
+    def id(self) -> str:
+        """A scripted expert is its code: its name is its identity."""
+        return type(self).__name__
 
     def act(self, env: ControlEnv, step: int) -> np.ndarray:
         physics = env.physics
@@ -51,24 +74,75 @@ def _point_jacobian(physics, geom: str) -> np.ndarray:
     return jacp
 
 
-@dataclass
-class PeriodicGait:
-    """Open-loop sine gait: joint j follows amplitude * sin(2 pi f t + j * phase_step)."""
+class SACExpert:
+    """A SAC actor trained online in the real environment on the proprioceptive state
+    (train_expert.py); it acts with its deterministic mean action."""
 
-    frequency_hz: float = 1.5
-    amplitude: float = 0.8
-    phase_step: float = np.pi / 2
+    def __init__(self, agent: SACAgent, task: str, path: Path):
+        self.agent = agent.eval()
+        self.task = task
+        self.path = path
+        self.id = agent_id(agent)
+        """`sac:` and a hash of the actor's weights, normalisation and action box: what acts."""
 
+    @torch.inference_mode()
     def act(self, env: ControlEnv, step: int) -> np.ndarray:
-        seconds = step * env.spec.action_repeat * env.control_timestep
-        phases = np.arange(env.action_dim) * self.phase_step
-        action = self.amplitude * np.sin(2 * np.pi * self.frequency_hz * seconds + phases)
-        return np.clip(action, env.action_low, env.action_high).astype(np.float32)
+        obs = torch.as_tensor(env.observation()[None])
+        return self.agent.act(obs, deterministic=True)[0].numpy().astype(np.float32)
 
 
-def make_expert(task: str) -> ReacherExpert | PeriodicGait:
-    """The data-collection controller of a task (see the module docstring)."""
-    domain = task.split("-")[0]
-    if domain == "reacher":
+def agent_id(agent: SACAgent) -> str:
+    """`sac:<hash>` of everything that decides a trained actor's action (not the critics)."""
+    digest = hashlib.sha256()
+    for key, value in sorted(agent.state_dict().items()):
+        if key.startswith("actor.") or key in ("z_mean", "z_std", "action_low", "action_high"):
+            digest.update(key.encode())
+            digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return f"sac:{digest.hexdigest()[:16]}"
+
+
+def expert_dir(ckpt_dir: Path, task: str) -> Path:
+    """Where a task's trained expert, its metrics and its learning curve live."""
+    return Path(ckpt_dir) / task / "expert"
+
+
+def expert_path(ckpt_dir: Path, task: str) -> Path:
+    return expert_dir(ckpt_dir, task) / "expert.pt"
+
+
+def train_command(task: str, ckpt_dir: Path = CKPT_DIR) -> str:
+    """The command that trains the task's expert into `ckpt_dir`."""
+    flags = "" if Path(ckpt_dir) == CKPT_DIR else f" --ckpt-dir {ckpt_dir}"
+    return f"python train_robots/train_expert.py --task {task}{flags}"
+
+
+def load_sac_expert(task: str, ckpt_dir: Path = CKPT_DIR) -> SACExpert:
+    """The trained expert of `task`; a missing, unfinished or other task's one is a clear error."""
+    path = expert_path(ckpt_dir, task)
+    command = train_command(task, ckpt_dir)
+    if not path.exists():
+        raise MissingExpert(
+            f"{task} has no trained expert at {path}; train it with `{command}` "
+            f"(on Modal: `modal run train_robots/train_expert.py --task {task}`)"
+        )
+    agent, payload = load_agent(path, with_optimizer=False, kind=EXPERT_KIND)
+    if payload["task"] != task:
+        raise MissingExpert(
+            f"{path} is the expert of {payload['task']}, not of {task}; train {task}'s expert with `{command}`"
+        )
+    if not payload.get("finished", False):
+        raise MissingExpert(
+            f"{path} is an unfinished expert (env step {payload['step']} of {payload['config']['env_steps']}); "
+            f"rerun `{command}` to finish its training"
+        )
+    return SACExpert(agent, task, path)
+
+
+Expert = ReacherExpert | SACExpert
+
+
+def make_expert(task: str, ckpt_dir: Path = CKPT_DIR) -> Expert:
+    """The expert of a task (see the module docstring); trained experts are read from `ckpt_dir`."""
+    if task.split("-")[0] in SCRIPTED:
         return ReacherExpert()
-    return PeriodicGait()
+    return load_sac_expert(task, ckpt_dir)

@@ -25,8 +25,9 @@ class ConfigError(UserError, ValueError):
     """A flag or config field with a bad value; the message names it."""
 
 
-# Episode seeds come from disjoint streams, so evaluation never replays a training episode.
-SEED_STREAMS = {"data": 0, "eval": 1}
+# Episode seeds come from disjoint streams, so evaluation never replays a training episode
+# (nor the expert's own online training episodes, "expert").
+SEED_STREAMS = {"data": 0, "eval": 1, "expert": 2}
 
 
 def resolve_device(name: str) -> torch.device:

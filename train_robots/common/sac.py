@@ -116,9 +116,11 @@ class SACAgent(nn.Module):
         self.register_buffer("action_low", torch.as_tensor(action_low, dtype=torch.float32))
         self.register_buffer("action_high", torch.as_tensor(action_high, dtype=torch.float32))
         self.target_entropy = -float(cfg.action_dim) if cfg.target_entropy is None else cfg.target_entropy
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
-        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr)
+        # Fused Adam: one kernel per step instead of a loop over parameters (measured 1-2 ms of a
+        # 20 ms update on one CPU thread; faster on CUDA too).
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, fused=True)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, fused=True)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr, fused=True)
 
     # ------------------------------------------------------------ acting
 
@@ -176,6 +178,9 @@ class SACAgent(nn.Module):
         critic_loss.backward()
         self.critic_opt.step()
 
+        # The actor's loss needs the critics' gradient with respect to the action only: frozen,
+        # their weight gradients (two of the update's largest products) are never computed.
+        self.critic.requires_grad_(False)
         new_a, logp = self.actor.sample(x)
         q_pi = torch.min(*self.critic(x, new_a))
         actor_loss = (alpha * logp - q_pi).mean()
@@ -185,8 +190,9 @@ class SACAgent(nn.Module):
             bc_loss = F.mse_loss(bc_mean, self.to_unit(bc_action).clamp(-0.999, 0.999))
             actor_loss = actor_loss + self.cfg.bc_weight * q_pi.abs().mean().detach() * bc_loss
         self.actor_opt.zero_grad(set_to_none=True)
-        actor_loss.backward()  # critic grads from this pass are cleared by the next zero_grad
+        actor_loss.backward()
         self.actor_opt.step()
+        self.critic.requires_grad_(True)
 
         alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
         self.alpha_opt.zero_grad(set_to_none=True)
@@ -238,6 +244,7 @@ class SACController:
 # ---------------------------------------------------------------- checkpoints
 
 KIND = "sac"
+"""The checkpoint kind of dream-SAC's sac.pt; other agents (the locomotion experts) pass their own."""
 
 
 def save_agent(
@@ -249,12 +256,13 @@ def save_agent(
     metrics: dict,
     config: dict,
     extra: dict | None = None,
+    kind: str = KIND,
 ) -> None:
     """sac.pt: the agent (weights + stats), its optimisers, the run's config and progress."""
     save_checkpoint(
         path,
         {
-            "kind": KIND,
+            "kind": kind,
             "model": {k: v.detach().cpu() for k, v in agent.state_dict().items()},
             "optimizer": agent.optimizer_state(),
             "sac": asdict(agent.cfg),
@@ -269,10 +277,14 @@ def save_agent(
 
 
 def load_agent(
-    path: Path, encoder: dict | None = None, task: str | None = None, with_optimizer: bool = True
+    path: Path,
+    encoder: dict | None = None,
+    task: str | None = None,
+    with_optimizer: bool = True,
+    kind: str = KIND,
 ) -> tuple[SACAgent, dict]:
     """Rebuild an agent from sac.pt (refusing another task or encoder); returns it and the payload."""
-    payload = load_checkpoint(path, KIND, encoder=encoder, task=task)
+    payload = load_checkpoint(path, kind, encoder=encoder, task=task)
     cfg = SACConfig(**payload["sac"])
     state = payload["model"]
     agent = SACAgent(
@@ -320,3 +332,33 @@ class ReplayBuffer:
             raise ValueError("cannot sample from an empty replay buffer")
         index = torch.randint(self.size, (batch_size,), generator=generator)
         return {k: v[index.to(v.device)] for k, v in self.data.items()}
+
+    def state_dict(self) -> dict:
+        """The stored transitions (the filled part only, on the CPU) and where the ring stands."""
+        return {
+            "capacity": self.capacity,
+            "size": self.size,
+            "cursor": self.cursor,
+            "data": {k: v[: self.size].cpu().clone() for k, v in self.data.items()},  # not the whole storage
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore `state_dict()`. Into a buffer of the same capacity the ring is restored as it was (so
+        a resumed run samples exactly what it would have); into another one that holds them all, the
+        transitions oldest first."""
+        size, cursor = state["size"], state["cursor"]
+        if size > self.capacity:
+            raise ValueError(f"a replay buffer of {size} transitions does not fit one of capacity {self.capacity}")
+        stored = state["data"]
+        for key, value in stored.items():
+            if value.shape[1:] != self.data[key].shape[1:]:
+                raise ValueError(
+                    f"replay buffer field {key!r} has shape {tuple(value.shape[1:])} per transition, "
+                    f"expected {tuple(self.data[key].shape[1:])}"
+                )
+        if state["capacity"] != self.capacity:
+            stored = {k: v.roll(-cursor, 0) if size == state["capacity"] else v for k, v in stored.items()}
+            cursor = size % self.capacity
+        for key, value in stored.items():
+            self.data[key][:size] = value.to(self.data[key])
+        self.size, self.cursor = size, cursor
