@@ -29,7 +29,6 @@ evaluates again); files are written atomically.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import sys
 from dataclasses import asdict, dataclass, field
@@ -57,6 +56,7 @@ from train_robots.common.runtime import (  # noqa: E402
     code_version,
     resolve_device,
     seed_everything,
+    write_figure,
     write_json,
 )
 from train_robots.common.sac import SACAgent, load_agent  # noqa: E402
@@ -383,10 +383,7 @@ def plot_planning(path: Path, trace: EpisodeTrace, open_loop: np.ndarray, plan: 
     for ax in (left, right):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    write_figure(path, fig)
 
 
 def _save_png(path: Path, frame: np.ndarray) -> None:

@@ -35,7 +35,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
 
-import io  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
@@ -53,10 +52,10 @@ from train_robots.common.rollout import evaluate  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import (  # noqa: E402
     ConfigError,
-    atomic_write_bytes,
     episode_seed,
     resolve_device,
     seed_everything,
+    write_figure,
     write_json,
 )
 from train_robots.common.sac import ReplayBuffer, SACAgent, SACConfig, SACController, load_agent, save_agent  # noqa: E402
@@ -410,10 +409,7 @@ def save_learning_curve(path: Path, history: dict, title: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    write_figure(path, fig)
 
 
 def finished_metrics(out: Path, run: Run, cfg: Config) -> dict | None:

@@ -12,7 +12,6 @@ controller's randomness is seeded by its own seed), up to float rounding of batc
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +24,7 @@ from tqdm import tqdm
 from train_robots.common.encoders import Encoder
 from train_robots.common.envs import ControlEnv
 from train_robots.common.experts import make_expert
-from train_robots.common.runtime import CKPT_DIR, ConfigError, atomic_write_bytes, episode_seed
+from train_robots.common.runtime import CKPT_DIR, ConfigError, atomic_write_bytes, episode_seed, write_figure
 
 GIF_SIZE = 128
 """Pixels of the first episode's GIF frames."""
@@ -204,7 +203,4 @@ def save_returns_plot(path: Path, returns: list[float], successes: list[bool], t
     ax.set(xlabel="evaluation episode", ylabel="return", title=f"{title}: {np.mean(successes):.0%} solved")
     ax.legend()
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    write_figure(path, fig)

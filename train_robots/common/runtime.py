@@ -60,6 +60,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def write_figure(path: Path, fig) -> None:
+    """Save a matplotlib figure as a PNG (100 dpi) atomically, and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     atomic_write_bytes(Path(path), (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
 

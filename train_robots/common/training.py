@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train_robots.common.runtime import UserError, atomic_write_bytes
+from train_robots.common.runtime import UserError, write_figure
 
 
 class TrainingError(UserError, RuntimeError):
@@ -38,7 +38,6 @@ def save_curves(
     path: Path, curves: dict[str, list[float]], xlabel: str, ylabel: str, title: str, logy: bool = False
 ) -> None:
     """A line plot of named curves, written atomically as PNG."""
-    import io
 
     import matplotlib
 
@@ -54,16 +53,12 @@ def save_curves(
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    write_figure(path, fig)
 
 
 def save_panels(path: Path, panels: dict[str, dict[str, tuple[list[float], list[float]]]], xlabel: str) -> None:
     """Side-by-side line plots, one per titled panel, each of named (x, y) series; written atomically
     as PNG. A panel title ending in "(log)" gets a log y axis."""
-    import io
 
     import matplotlib
 
@@ -81,7 +76,4 @@ def save_panels(path: Path, panels: dict[str, dict[str, tuple[list[float], list[
         if len(series) > 1:
             ax.legend(fontsize=7)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    write_figure(path, fig)
