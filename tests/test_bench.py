@@ -21,3 +21,14 @@ def test_unknown_section_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="--sections"):
         bench.main(bench.Config(sections=("nope",), out=tmp_path / "b.json"))
     assert not (tmp_path / "b.json").exists()
+
+
+def test_encoder_latency_covers_every_encoder_at_batch_1_and_50(tmp_path):
+    figures = bench.main(bench.Config(sections=("encoder_latency",), quick=True, out=tmp_path / "b.json"))[
+        "encoder_latency"
+    ]
+    for name in ("state", "vjepa2-random", "vjepa2-task"):
+        assert figures[f"{name}_b1_ms_per_frame"] > 0 and figures[f"{name}_b50_ms_per_frame"] > 0
+    # the task encoder went through save_pretrained / from_pretrained with grid2 pooling of 192 channels
+    assert figures["vjepa2-task_dim"] == 4 * 192
+    assert figures["state_dim"] < figures["vjepa2-random_dim"]

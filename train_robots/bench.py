@@ -167,6 +167,57 @@ def bench_encoders(device: torch.device) -> dict:
     return figures
 
 
+def bench_encoder_latency(device: torch.device) -> dict:
+    """ms per frame of each encoder as the evaluation calls it, on motion clips (previous frame,
+    current frame), at batch 1 (one episode) and batch 50 (50 episodes in lockstep), render
+    excluded. `vjepa2-task` is the cpu preset's pretraining architecture, saved with
+    `save_pretrained` and loaded back through the encoder's own loading path (its weights are
+    freshly initialised: the same compute as a pretrained one). The ViT-L runs on CUDA only."""
+    import tempfile
+
+    env = ControlEnv("reacher-easy")
+    preset = get_preset("cpu")
+    figures: dict = {}
+    with tempfile.TemporaryDirectory() as folder:
+        encoders = {
+            "state": build_encoder("state", env, preset, device),
+            "vjepa2-random": build_encoder("vjepa2-random", env, preset, device),
+            "vjepa2-task": _fresh_task_encoder(env, Path(folder), device),
+        }
+        if device.type == "cuda":
+            full = replace(get_preset("full"), random_encoder={})  # the ViT-L at 256 px
+            encoders["vitl_256px"] = build_encoder("vjepa2-random", env, full, device)
+        for name, encoder in encoders.items():
+            figures.update(_clip_latency(name, encoder, env, device))
+    return figures
+
+
+def _fresh_task_encoder(env: ControlEnv, folder: Path, device: torch.device):
+    """A `vjepa2-task` encoder of the cpu preset's size, through save_pretrained / from_pretrained."""
+    from train_robots.common.task_encoder import TASK_ENCODER_NAME, save_task_encoder, task_processor
+    from train_robots.pretrain_encoder import build_model
+
+    sizes = get_preset("cpu")
+    model = build_model(sizes, seed=0)
+    save_task_encoder(folder, model, task_processor(sizes.pretrain_image_size), {"task": env.name, "pooling": "grid2"})
+    return build_encoder(TASK_ENCODER_NAME, env, sizes, device, str(folder))
+
+
+def _clip_latency(name: str, encoder, env: ControlEnv, device: torch.device) -> dict:
+    env.reset(0)
+    first = encoder.observe(env)
+    env.step(np.zeros(env.action_dim, np.float32))
+    clip = encoder.motion_inputs(first[None], encoder.observe(env)[None])
+    figures = {}
+    for batch in (1, 50):
+        clips = np.repeat(clip, batch, axis=0)
+        repeats = _repeats(20 if batch == 1 else 3, 2)
+        rate = _rate(lambda clips=clips: (encoder.encode(clips), _sync(device)), repeats)
+        figures[f"{name}_b{batch}_ms_per_frame"] = 1000.0 / (rate * batch)
+    figures[f"{name}_dim"] = encoder.info.dim
+    return figures
+
+
 def bench_sac_policy(device: torch.device) -> dict:
     """Dream-SAC actor: ms per action at batch 1 (goal <= 1 ms on CPU), encoder excluded.
 
@@ -344,6 +395,7 @@ def bench_evaluation(device: torch.device) -> dict:
 SECTIONS: dict[str, Callable[[torch.device], dict]] = {
     "envs": bench_envs,
     "encoders": bench_encoders,
+    "encoder_latency": bench_encoder_latency,
     "policy_latency": bench_policy_latency,
     "sac_policy": bench_sac_policy,
     "dynamics_training": bench_dynamics_training,

@@ -134,7 +134,8 @@ class Config(RunConfig):
 
     def identity(self, data: Dataset) -> dict:
         """What must match for a saved run to be resumed or reused."""
-        skip = ("compare", "restart", "device", "data_dir", "ckpt_dir", "gpu", "horizon")
+        # The file stem and the evaluation horizon do not change the trained weights.
+        skip = ("compare", "restart", "device", "data_dir", "ckpt_dir", "gpu", "horizon", "name")
         skip += ("window",) if self.model == "mlp" else ()  # the MLP has no context window
         fields = {k: v for k, v in asdict(self).items() if k not in skip}
         return {**fields, "data_episodes": data.episodes, "data_encoder": data.meta["encoder"]}
