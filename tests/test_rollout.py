@@ -108,3 +108,12 @@ def test_pixel_encoder_in_the_loop(env):
     second = encoder.observe(env)
     motion = encoder.encode(encoder.motion_inputs(first[None], second[None]))[0]
     np.testing.assert_allclose(latents[1], motion, rtol=1e-5, atol=1e-5)  # (previous, current) frames
+
+
+def test_locomotion_has_no_success_rate_only_a_return(tmp_path):
+    walker = ControlEnv("walker-walk")
+    encoder = build_encoder("state", walker, get_preset("smoke"), torch.device("cpu"))
+    plot = tmp_path / "returns.png"
+    metrics = evaluate(walker, encoder, Recorder(walker.action_dim), 2, 5, seed=0, plot_path=plot)
+    assert metrics["success_rate"] is None and metrics["successes"] is None
+    assert metrics["mean_return"] > 0 and plot.stat().st_size > 0  # a fallen walker still earns a little

@@ -47,7 +47,7 @@ from train_robots.common.envs import ControlEnv, TaskSpec, task_spec  # noqa: E4
 from train_robots.common.planner_controller import EpisodeTrace, PlannerController  # noqa: E402
 from train_robots.common.planners import Planner, PlannerConfig  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
-from train_robots.common.rollout import episodes_in_parallel, evaluate  # noqa: E402
+from train_robots.common.rollout import episodes_in_parallel, evaluate, format_success  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import (  # noqa: E402
     ConfigError,
@@ -289,7 +289,7 @@ def main(cfg: Config) -> dict:
         plot_planning(out_dir / f"{stem}_planning.png", traces[0], imagined, planner.cfg)
     write_json(out_dir / f"{stem}.json", metrics)
     print(
-        f"{stem}: success {metrics['success_rate']:.0%}, return {metrics['mean_return']:.1f} "
+        f"{stem}: success {format_success(metrics['success_rate'])}, return {metrics['mean_return']:.1f} "
         f"+- {metrics['std_return']:.1f}, {metrics['ms_per_action']:.1f} ms/action ({metrics['ms_per_batch']:.1f} ms "
         f"per batch of {parallel}) -> {out_dir / stem}.json"
     )

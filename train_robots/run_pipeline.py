@@ -33,6 +33,7 @@ from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
 from train_robots.common.encoders import DEFAULT_VJEPA2_ID  # noqa: E402
 from train_robots.common.experts import SCRIPTED  # noqa: E402
+from train_robots.common.rollout import format_success  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import atomic_write_bytes, write_json  # noqa: E402
 from train_robots.common.task_encoder import TASK_ENCODER_NAME  # noqa: E402
@@ -69,12 +70,15 @@ def main(cfg: Config) -> dict:
         results["dynamics_ensemble"] = train_dynamics.main(
             train_dynamics.Config(**shared, ensemble=cfg.ensemble, name="dynamics_ensemble")
         )
+    # Dream-SAC comes before the planners: its critic and actor are their value and policy prior.
+    sac = train_dream_sac.Config(**shared, dynamics=out / "dynamics_ensemble.pt")
+    with phase_timer("phase 5: a policy from dreams", "sac", seconds):
+        train_dream_sac.main(sac)
     for planner in PLANNERS:
         with phase_timer(f"phase 4: plan by imagining ({planner})", f"mpc_{planner}", seconds):
             flags = mpc_planner.PlannerFlags(planner=planner)
             results[f"mpc_{planner}"] = mpc_planner.main(mpc_planner.Config(**shared, planning=flags))
-    with phase_timer("phase 5: a policy from dreams", "sac", seconds):
-        results["sac"] = train_dream_sac.main(train_dream_sac.Config(**shared, dynamics=out / "dynamics_ensemble.pt"))
+    results["sac"] = train_dream_sac.main(sac)  # finished: only its comparison table, now with the planners
     summary = {**summarise(cfg, results), "phase_seconds": seconds, "total_seconds": sum(seconds.values())}
     write_json(out / "summary.json", summary)
     atomic_write_bytes(out / "results.md", results_table(summary).encode())
@@ -116,7 +120,7 @@ def summarise(cfg: Config, results: dict) -> dict:
 def results_table(summary: dict) -> str:
     lines = [
         train_dream_sac.comparison_markdown(summary["comparison"], summary["task"]),
-        f"Random shooting (the phase-4 baseline): success {summary['mpc_random']['success_rate']:.0%}, "
+        f"Random shooting (the phase-4 baseline): success {format_success(summary['mpc_random']['success_rate'])}, "
         f"mean return {summary['mpc_random']['mean_return']:.1f}.",
         "",
         "World model (`dynamics.pt`) open-loop error on held-out episodes, normalised L1, vs copying the last latent:",

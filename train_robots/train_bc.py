@@ -37,7 +37,7 @@ from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.experts import make_expert  # noqa: E402
 from train_robots.common.policy import KIND, PolicyController, PolicyMLP, load_policy, save_policy  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
-from train_robots.common.rollout import evaluate  # noqa: E402
+from train_robots.common.rollout import evaluate, format_success  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import ConfigError, resolve_device, seed_everything, write_json  # noqa: E402
 from train_robots.common.training import check_finite, save_curves, split_episodes  # noqa: E402
@@ -322,7 +322,7 @@ def main(cfg: Config) -> dict:
     }
     write_json(out / "bc.json", metrics)
     print(
-        f"BC [{cfg.encoder}] success {metrics['success_rate']:.0%}, return {metrics['mean_return']:.1f} "
+        f"BC [{cfg.encoder}] success {format_success(metrics['success_rate'])}, return {metrics['mean_return']:.1f} "
         f"± {metrics['std_return']:.1f}, {metrics['ms_per_action']:.3f} ms/action, "
         f"{metrics['ms_per_step']:.1f} ms/step -> {out / 'bc.json'}"
     )

@@ -42,10 +42,10 @@ from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import checkpoint_dir, encoder_mismatch  # noqa: E402
 from train_robots.common.data import Dataset, dataset_dir, load_dataset  # noqa: E402
 from train_robots.common.encoders import StateEncoder, build_encoder  # noqa: E402
-from train_robots.common.envs import ControlEnv  # noqa: E402
+from train_robots.common.envs import ControlEnv, task_spec  # noqa: E402
 from train_robots.common.experts import make_expert  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
-from train_robots.common.rollout import ExpertController, evaluate  # noqa: E402
+from train_robots.common.rollout import ExpertController, evaluate, format_success  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import ConfigError, resolve_device, seed_everything, write_json  # noqa: E402
 from train_robots.common.sac import ReplayBuffer, SACAgent, SACConfig, SACController, load_agent, save_agent  # noqa: E402
@@ -301,7 +301,7 @@ def comparison_markdown(rows: list[dict], task: str) -> str:
         if r["status"] != "ok":
             lines.append(f"| {r['method']} | {r['encoder']} | {r['status']} | {r['status']} | {r['status']} | |")
             continue
-        success = "n/a" if r["success_rate"] is None else f"{100 * r['success_rate']:.0f}%"
+        success = format_success(r["success_rate"] if task_spec(task).has_success else None)
         ret = "n/a" if r["mean_return"] is None else f"{r['mean_return']:.1f} ± {r['std_return'] or 0:.1f}"
         ms = "n/a" if r["ms_per_action"] is None else f"{r['ms_per_action']:.3f}"
         lines.append(f"| {r['method']} | {r['encoder']} | {success} | {ret} | {ms} | {r['episodes'] or ''} |")

@@ -42,6 +42,9 @@ class TaskSpec:
     """Control steps in a full episode of the suite task (20 s for these tasks)."""
     goal_images: bool = False
     """Whether its expert ends in a pose that defines success, so a goal image can be taken."""
+    has_success: bool = False
+    """Whether an episode can succeed (reacher: the fingertip reached the target); locomotion is
+    judged by its return alone, and its success rate is reported as n/a."""
 
     @property
     def episode_steps(self) -> int:
@@ -50,7 +53,7 @@ class TaskSpec:
 
 
 TASKS: dict[str, TaskSpec] = {
-    "reacher-easy": TaskSpec("reacher", "easy", action_repeat=2, camera_id=0, goal_images=True),
+    "reacher-easy": TaskSpec("reacher", "easy", action_repeat=2, camera_id=0, goal_images=True, has_success=True),
     "walker-walk": TaskSpec("walker", "walk", action_repeat=2, camera_id=0),
     "cheetah-run": TaskSpec("cheetah", "run", action_repeat=2, camera_id=0),
 }

@@ -119,18 +119,18 @@ def evaluate(
             progress.update(len(active))
             if t % 10 == 9 or t + 1 == episode_steps:
                 finished = batch.stop if t + 1 == episode_steps else first
-                progress.set_postfix(_running(returns, solved, finished, batch.stop, episodes))
+                progress.set_postfix(_running(returns, solved, finished, batch.stop, episodes, env.spec.has_success))
     progress.close()
     if gif_path is not None:
         save_gif(Path(gif_path), frames, fps=1.0 / (env.control_timestep * env.spec.action_repeat))
     if plot_path is not None:
-        save_returns_plot(Path(plot_path), list(returns), list(solved), title=desc)
+        save_returns_plot(Path(plot_path), list(returns), list(solved) if env.spec.has_success else None, title=desc)
     per_episode = np.asarray(act_seconds) / np.asarray(batch_sizes)
     return {
         "episodes": episodes,
         "episode_steps": episode_steps,
         "episodes_in_parallel": width,
-        "success_rate": float(np.mean(solved)),
+        "success_rate": float(np.mean(solved)) if env.spec.has_success else None,
         "mean_return": float(np.mean(returns)),
         "std_return": float(np.std(returns)),
         "ms_per_action": 1000.0 * float(np.mean(per_episode)),
@@ -139,7 +139,7 @@ def evaluate(
         "seeds": seeds,
         "encoder": encoder.info.name,
         "returns": [float(r) for r in returns],
-        "successes": [bool(s) for s in solved],
+        "successes": [bool(s) for s in solved] if env.spec.has_success else None,
     }
 
 
@@ -171,14 +171,20 @@ def episodes_in_parallel(
     return max(1, min(episodes, budget // max(bytes_per_episode, 1)))
 
 
-def _running(returns: np.ndarray, solved: np.ndarray, finished: int, started: int, episodes: int) -> dict:
-    """The progress bar's figures: episodes finished, and the success and mean return so far
-    of every episode started."""
-    return {
-        "done": f"{finished}/{episodes}",
-        "solved": f"{np.mean(solved[:started]):.0%}",
-        "ret": f"{np.mean(returns[:started]):.0f}",
-    }
+def _running(
+    returns: np.ndarray, solved: np.ndarray, finished: int, started: int, episodes: int, has_success: bool
+) -> dict:
+    """The progress bar's figures: episodes finished, and the success (where the task has one)
+    and mean return so far of every episode started."""
+    figures = {"done": f"{finished}/{episodes}", "solved": f"{np.mean(solved[:started]):.0%}"}
+    if not has_success:
+        del figures["solved"]
+    return {**figures, "ret": f"{np.mean(returns[:started]):.0f}"}
+
+
+def format_success(rate: float | None) -> str:
+    """A success rate as a percentage, or n/a for a task without success (locomotion)."""
+    return "n/a" if rate is None else f"{rate:.0%}"
 
 
 def save_gif(path: Path, frames: list[np.ndarray], fps: float) -> None:
@@ -189,18 +195,19 @@ def save_gif(path: Path, frames: list[np.ndarray], fps: float) -> None:
     atomic_write_bytes(path, data)
 
 
-def save_returns_plot(path: Path, returns: list[float], successes: list[bool], title: str) -> None:
-    """A bar per episode, green if solved, written atomically as PNG."""
+def save_returns_plot(path: Path, returns: list[float], successes: list[bool] | None, title: str) -> None:
+    """A bar per episode, green if solved (grey where the task has no success), written atomically as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    colors = ["tab:green" if s else "tab:red" for s in successes]
+    colors = ["tab:gray"] * len(returns) if successes is None else ["tab:green" if s else "tab:red" for s in successes]
     ax.bar(np.arange(len(returns)), returns, color=colors)
     ax.axhline(float(np.mean(returns)), color="black", linestyle="--", label=f"mean {np.mean(returns):.0f}")
-    ax.set(xlabel="evaluation episode", ylabel="return", title=f"{title}: {np.mean(successes):.0%} solved")
+    solved = "" if successes is None else f": {np.mean(successes):.0%} solved"
+    ax.set(xlabel="evaluation episode", ylabel="return", title=f"{title}{solved}")
     ax.legend()
     fig.tight_layout()
     write_figure(path, fig)
