@@ -25,7 +25,7 @@ FLAGS = {
     "train_dynamics": f"{SHARED} --model --ensemble --rollout-steps --width --depth --window --steps --batch --lr "
     "--horizon --weight-decay --val-fraction --name --compare --no-compare --restart --no-restart",
     "mpc_planner": f"{SHARED} {PLANNER} --goal-settle-steps --goal-at-rest --no-goal-at-rest --episodes "
-    "--episode-steps --gif --no-gif --force --no-force --parallel --objective --value --no-value --prior-samples "
+    "--episode-steps --gif --no-gif --force --no-force --parallel --objective --value --prior-samples "
     "--gamma --sac --name",
     "train_dream_sac": f"{SHARED} --dynamics --updates --horizon --rollout-batch --rollout-every --buffer-size "
     "--batch-size --hidden --gamma --uncertainty-penalty --truncate-quantile --reward-disagreement "

@@ -10,7 +10,8 @@ from train_robots import mpc_planner
 from train_robots.common.runtime import UserError
 
 PLANNER_FIELDS = {f.name for f in fields(mpc_planner.PlannerFlags)}
-SMALL = dict(samples=64, horizon=5, iterations=2, elites=8, episodes=2, episode_steps=8)
+# No policy prior: these runs have no dream-SAC agent (the default asks for one, tested below).
+SMALL = dict(samples=64, horizon=5, iterations=2, elites=8, episodes=2, episode_steps=8, prior_samples=0)
 
 
 def config(data_dir, ckpt_dir, **changes):
@@ -65,6 +66,8 @@ def test_value_and_policy_prior_from_dream_sac(smoke_dynamics):
     data_dir, ckpt_dir = smoke_dynamics
     with pytest.raises(UserError, match="train_dream_sac.py"):
         mpc_planner.main(config(data_dir, ckpt_dir, planner="cem", value=True, name="mpc_cem_guided"))
+    with pytest.raises(UserError, match="train_dream_sac.py"):  # by default a share of samples is the actor's
+        mpc_planner.main(config(data_dir, ckpt_dir, planner="cem", prior_samples=None, name="mpc_cem_guided"))
     train_dream_sac.main(
         train_dream_sac.Config(
             task="reacher-easy", encoder="state", preset="smoke", data_dir=data_dir, ckpt_dir=ckpt_dir, device="cpu"
@@ -77,6 +80,10 @@ def test_value_and_policy_prior_from_dream_sac(smoke_dynamics):
     written = json.loads((out / "mpc_cem_guided.json").read_text())
     assert written["settings"]["value"] and written["settings"]["prior_samples"] == 8
     assert "sac_sha256" in written["settings"] and metrics["episodes"] == 1
+    # reacher's defaults: the actor's share of samples, no critic, a goal that must be held
+    default = mpc_planner.main(config(data_dir, ckpt_dir, prior_samples=None, episodes=1, name="mpc_cem_default"))
+    assert default["settings"]["prior_samples"] == 64 // 20 and default["settings"]["value"] is False
+    assert default["settings"]["cost_at"] == "every"
     assert (
         not (out / "mpc_cem.json").exists()
         or json.loads((out / "mpc_cem.json").read_text())["settings"] != written["settings"]
@@ -85,7 +92,7 @@ def test_value_and_policy_prior_from_dream_sac(smoke_dynamics):
 
 def test_goal_image_flags_are_refused_where_no_goal_image_exists(tmp_path):
     with pytest.raises(UserError, match="--cost-at set a goal-image cost"):
-        mpc_planner.main(config(tmp_path, tmp_path, task="walker-walk", cost_at="every"))
+        mpc_planner.main(config(tmp_path, tmp_path, task="walker-walk", cost_at="final"))
     with pytest.raises(UserError, match="--objective goal needs a task"):
         mpc_planner.main(config(tmp_path, tmp_path, task="cheetah-run", objective="goal"))
 

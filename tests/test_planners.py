@@ -44,9 +44,9 @@ def quadratic_problem(dim=4, seed=0):
 
 
 def make_planner(model, name, dim=4, low=-1.0, high=1.0, **changes):
-    settings = (
-        dict(planner=name, samples=200, horizon=10, iterations=6, elites=20, cost="l2", reward_weight=0.0) | changes
-    )
+    # The quadratic problem's goal is where a sequence ends (cost 0 only at the last step): cost at final.
+    base = dict(planner=name, samples=200, horizon=10, iterations=6, elites=20, cost="l2", cost_at="final")
+    settings = base | dict(reward_weight=0.0) | changes
     cfg = PlannerConfig(**settings)
     return Planner(model, cfg, np.full(dim, low, np.float32), np.full(dim, high, np.float32), seed=0)
 

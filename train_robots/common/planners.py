@@ -84,8 +84,10 @@ class PlannerConfig:
     """MPPI: refit the std to the weighted samples too (as TD-MPC2); False keeps it fixed (classical MPPI)."""
     cost: str = "l1"
     """Latent distance to the goal: l1, l2 or cosine (in `cost_units`)."""
-    cost_at: str = "final"
-    """final: distance of the last imagined latent; every: mean over the imagined steps."""
+    cost_at: str = "every"
+    """every: the mean distance over the imagined steps, so a plan must reach the goal and stay
+    there; final: the last imagined latent's only (reacher, 20 episodes: the same return, but the
+    arm swung through the goal pose, median end error 0.27 rad against 0.03 with every)."""
     cost_units: str = "latent"
     """latent: the encoder's own geometry (centred, one global scale); standardized: every
     dimension divided by its own data std (the world model's `normalize`)."""
