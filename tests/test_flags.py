@@ -87,3 +87,18 @@ def test_planner_flags_are_flat_and_sized_by_the_preset():
     planner = cfg.planner_config()
     assert (planner.samples, planner.mppi_adapt_std, planner.cost, cfg.episodes) == (7, False, "l2", 3)
     assert planner.replan_every == get_preset("cpu").plan_replan_every
+
+
+def test_planner_guidance_defaults_follow_the_objective():
+    from train_robots import mpc_planner
+
+    def planner(*args):
+        return cli.parse(mpc_planner.Config, ["--samples", "500", *args]).planner_config()
+
+    reacher, walker = planner(), planner("--task", "walker-walk")
+    assert (reacher.objective, reacher.value, reacher.prior_samples, reacher.cost_at) == ("goal", False, 25, "every")
+    assert (walker.objective, walker.value, walker.prior_samples) == ("reward", True, 250)
+    assert planner("--value", "True").value and planner("--prior-samples", "0").prior_samples == 0
+    tiny = cli.parse(mpc_planner.Config, ["--task", "walker-walk", "--samples", "2", "--elites", "2"]).planner_config()
+    tiny.validate()  # a default never breaks the planner's own bounds
+    assert tiny.prior_samples == 0

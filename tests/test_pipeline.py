@@ -64,5 +64,6 @@ def test_pipeline_on_walker_trains_its_expert_first_and_plans_on_the_learned_rew
     assert summary["phase_seconds"]["expert"] > 0
     cem = json.loads((tmp_path / "ckpt" / "walker-walk" / "state" / "mpc_cem.json").read_text())
     assert cem["settings"]["objective"] == "reward"  # no goal image defines walking
-    assert cem["settings"]["value"] is True and cem["settings"]["prior_samples"] > 0  # dream-SAC guides it
+    # dream-SAC guides it: its critic is the terminal value, its actor draws half the samples
+    assert cem["settings"]["value"] is True and cem["settings"]["prior_samples"] == cem["settings"]["samples"] // 2
     assert [row["status"] for row in summary["comparison"]] == ["ok"] * len(summary["comparison"])
