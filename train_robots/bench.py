@@ -26,7 +26,7 @@ import torch  # noqa: E402
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.encoders import VJEPA2Encoder, build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
-from train_robots.common.presets import get_preset  # noqa: E402
+from train_robots.common.presets import Preset, get_preset  # noqa: E402
 from train_robots.common.run_config import CloudConfig  # noqa: E402
 from train_robots.common.runtime import REPO_ROOT, ConfigError, resolve_device, write_json  # noqa: E402
 
@@ -182,7 +182,7 @@ def bench_encoder_latency(device: torch.device) -> dict:
         encoders = {
             "state": build_encoder("state", env, preset, device),
             "vjepa2-random": build_encoder("vjepa2-random", env, preset, device),
-            "vjepa2-task": _fresh_task_encoder(env, Path(folder), device),
+            "vjepa2-task": _fresh_task_encoder(env, preset, Path(folder), device),
         }
         if device.type == "cuda":
             full = replace(get_preset("full"), random_encoder={})  # the ViT-L at 256 px
@@ -192,12 +192,11 @@ def bench_encoder_latency(device: torch.device) -> dict:
     return figures
 
 
-def _fresh_task_encoder(env: ControlEnv, folder: Path, device: torch.device):
-    """A `vjepa2-task` encoder of the cpu preset's size, through save_pretrained / from_pretrained."""
+def _fresh_task_encoder(env: ControlEnv, sizes: Preset, folder: Path, device: torch.device):
+    """A `vjepa2-task` encoder of the preset's size, through save_pretrained / from_pretrained."""
     from train_robots.common.task_encoder import TASK_ENCODER_NAME, save_task_encoder, task_processor
     from train_robots.pretrain_encoder import build_model
 
-    sizes = get_preset("cpu")
     model = build_model(sizes, seed=0)
     save_task_encoder(folder, model, task_processor(sizes.pretrain_image_size), {"task": env.name, "pooling": "grid2"})
     return build_encoder(TASK_ENCODER_NAME, env, sizes, device, str(folder))

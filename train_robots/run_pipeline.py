@@ -73,12 +73,12 @@ def main(cfg: Config) -> dict:
     # Dream-SAC comes before the planners: its critic and actor are their value and policy prior.
     sac = train_dream_sac.Config(**shared, dynamics=out / "dynamics_ensemble.pt")
     with phase_timer("phase 5: a policy from dreams", "sac", seconds):
-        train_dream_sac.main(sac)
+        trained = train_dream_sac.main(sac)
     for planner in PLANNERS:
         with phase_timer(f"phase 4: plan by imagining ({planner})", f"mpc_{planner}", seconds):
             flags = mpc_planner.PlannerFlags(planner=planner)
             results[f"mpc_{planner}"] = mpc_planner.main(mpc_planner.Config(**shared, planning=flags))
-    results["sac"] = train_dream_sac.main(sac)  # finished: only its comparison table, now with the planners
+    results["sac"] = train_dream_sac.refresh_comparison(sac, out, trained)  # now with the planners' rows
     summary = {**summarise(cfg, results), "phase_seconds": seconds, "total_seconds": sum(seconds.values())}
     write_json(out / "summary.json", summary)
     atomic_write_bytes(out / "results.md", results_table(summary).encode())

@@ -123,14 +123,15 @@ def evaluate(
     progress.close()
     if gif_path is not None:
         save_gif(Path(gif_path), frames, fps=1.0 / (env.control_timestep * env.spec.action_repeat))
+    successes = [bool(s) for s in solved] if env.spec.has_success else None  # locomotion: a return only
     if plot_path is not None:
-        save_returns_plot(Path(plot_path), list(returns), list(solved) if env.spec.has_success else None, title=desc)
+        save_returns_plot(Path(plot_path), list(returns), successes, title=desc)
     per_episode = np.asarray(act_seconds) / np.asarray(batch_sizes)
     return {
         "episodes": episodes,
         "episode_steps": episode_steps,
         "episodes_in_parallel": width,
-        "success_rate": float(np.mean(solved)) if env.spec.has_success else None,
+        "success_rate": None if successes is None else float(np.mean(successes)),
         "mean_return": float(np.mean(returns)),
         "std_return": float(np.std(returns)),
         "ms_per_action": 1000.0 * float(np.mean(per_episode)),
@@ -139,7 +140,7 @@ def evaluate(
         "seeds": seeds,
         "encoder": encoder.info.name,
         "returns": [float(r) for r in returns],
-        "successes": [bool(s) for s in solved] if env.spec.has_success else None,
+        "successes": successes,
     }
 
 
@@ -176,10 +177,8 @@ def _running(
 ) -> dict:
     """The progress bar's figures: episodes finished, and the success (where the task has one)
     and mean return so far of every episode started."""
-    figures = {"done": f"{finished}/{episodes}", "solved": f"{np.mean(solved[:started]):.0%}"}
-    if not has_success:
-        del figures["solved"]
-    return {**figures, "ret": f"{np.mean(returns[:started]):.0f}"}
+    solved_so_far = {"solved": f"{np.mean(solved[:started]):.0%}"} if has_success else {}
+    return {"done": f"{finished}/{episodes}", **solved_so_far, "ret": f"{np.mean(returns[:started]):.0f}"}
 
 
 def format_success(rate: float | None) -> str:
