@@ -84,7 +84,7 @@ def test_metrics_are_flat_with_speed_collapse_and_probe_figures(finished):
     assert saved["steps"] == 6 and saved["samples_per_s"] > 0 and saved["train_seconds"] > 0
     assert saved["target_std"] > 0 and saved["effective_rank"] > 1
     for pooling in ("mean", "grid2", "mean+grid2", "grid4"):
-        for quantity in ("cos_position_0", "sin_position_1", "to_target_0", "velocity_1"):
+        for quantity in ("cos_position_0", "sin_position_1", "to_target_0", "velocity_1", "target_x", "finger_y"):
             assert np.isfinite(saved[f"probe_{pooling}_{quantity}"])
 
 
@@ -233,6 +233,8 @@ def test_probe_script_compares_the_task_encoder_with_vjepa2_random(finished, dat
         probe_encoder.main(probe_encoder.Config(encoder="vjepa2-task", image_size=64, **common))
     state = probe_encoder.main(probe_encoder.Config(encoder="state", **common))  # the sanity check
     assert state["probe_state_to_target_0"] > 0.999 and state["probe_state_cos_position_1"] > 0.999
+    # the ball's place is in the state only through to_target + the arm's (nonlinear) kinematics
+    assert state["probe_state_target_x"] < 0.999 and np.isfinite(state["probe_state_finger_y"])
 
 
 def test_the_task_encoder_is_an_encoder_like_any_other(finished, tmp_path):

@@ -1,11 +1,15 @@
 """Pooling choices, the ridge probe and the collapse monitor."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from train_robots.common.collapse import CollapseError, check_collapse, clip_std, effective_rank, feature_std
 from train_robots.common.data import load_dataset
+from train_robots.common.envs import ControlEnv
+from train_robots.common.latent_probe import probe_targets
 from train_robots.common.pooling import pool, pooled_dim
 from train_robots.common.probe import r2_scores, ridge_probe
 
@@ -39,6 +43,26 @@ def test_probe_reads_the_state_from_the_state_itself(state_dataset):
     mixed = states @ rng.normal(size=(8, 20))  # an invertible linear view of the state
     result = ridge_probe(mixed, states, episode, np.array([data.episodes - 1]), NAMES)
     assert min(result.r2.values()) > 0.99
+
+
+def test_probe_targets_place_the_ball_and_fingertip_where_the_observation_says(state_dataset):
+    data = load_dataset(state_dataset)
+    env = ControlEnv("reacher-easy")
+    targets = probe_targets(env, data.z, data.physics)
+    assert targets.names[-4:] == ["target_x", "target_y", "finger_x", "finger_y"]
+    assert targets.values.shape == data.z.shape[:2] + (data.z.shape[-1] + 4,)
+    names = {n: i for i, n in enumerate(targets.names)}
+    v = targets.values
+    # reacher's own observation: to_target is the ball's place minus the fingertip's
+    for axis, k in (("x", 0), ("y", 1)):
+        gap = v[..., names[f"target_{axis}"]] - v[..., names[f"finger_{axis}"]]
+        assert np.allclose(gap, v[..., names[f"to_target_{k}"]], atol=1e-3)  # z is stored in float16
+    assert v[..., names["finger_x"]].std() > 0.02  # the fingertip moves; the ball is still within an episode
+    assert np.allclose(v[:, 1:, names["target_x"]], v[:, :1, names["target_x"]])
+    rows = targets.rows(np.array([1, 0]))
+    assert np.array_equal(rows[: v.shape[1] - 1], v[1, 1:])
+    locomotion = probe_targets(ControlEnv("cheetah-run"), np.zeros((2, 3, 17), np.float32), np.zeros((2, 3, 18)))
+    assert len(locomotion.names) == 17  # no probe geoms: the observation only
 
 
 def test_probe_finds_nothing_in_noise():
@@ -77,3 +101,25 @@ def test_clip_std_sees_clips_that_differ_only_by_position_as_collapsed():
     objects = background.clone()
     objects[:, 5] += torch.randn(16, 32, generator=rng) * 8  # one token per clip shows something different
     assert clip_std(objects) > 0.1  # 8 / 64 tokens
+
+
+def test_the_comparison_table_shows_the_latent_probe(tmp_path):
+    from train_robots.common.latent_probe import probe_markdown, read_probe
+    from train_robots.train_dream_sac import write_comparison
+
+    assert read_probe(tmp_path) is None and probe_markdown(None) == ""
+    pretrain = {"probe_seconds": 3.0, "probe_mean_to_target_0": 0.1, "probe_mean+grid2_to_target_0": 0.5}
+    pretrain |= {"probe_mean+grid2_target_x": 0.9, "probe_mean_target_x": 0.2, "steps": 10}
+    (tmp_path / "pretrain.json").write_text(json.dumps(pretrain))
+    probe = read_probe(tmp_path)
+    assert probe["source"] == "pretrain.json"
+    assert probe["r2"] == {
+        "mean": {"to_target_0": 0.1, "target_x": 0.2},
+        "mean+grid2": {"to_target_0": 0.5, "target_x": 0.9},
+    }
+    (tmp_path / "probe.json").write_text(json.dumps({"probe_grid4_velocity_0": 0.25, "seconds": 1}))
+    assert read_probe(tmp_path) == {"source": "probe.json", "r2": {"grid4": {"velocity_0": 0.25}}}
+    rows = [{"method": "BC", "encoder": "vjepa2-task", "status": "not run", "source": "bc.json"}]
+    write_comparison(tmp_path, rows, "reacher-easy")
+    table = (tmp_path / "comparison.md").read_text()
+    assert "| BC | vjepa2-task | not run |" in table and "| grid4 | 0.25 |" in table

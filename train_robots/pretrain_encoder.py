@@ -60,7 +60,7 @@ from train_robots.common.frames import (  # noqa: E402
     load_source_dataset,
 )
 from train_robots.common.jepa import JEPA  # noqa: E402
-from train_robots.common.latent_probe import flat_r2, probe_poolings  # noqa: E402
+from train_robots.common.latent_probe import ProbeTargets, flat_r2, probe_poolings, probe_targets  # noqa: E402
 from train_robots.common.masks import Grid, MaskSpec, sample_masks  # noqa: E402
 from train_robots.common.pooling import check_pooling  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
@@ -420,7 +420,17 @@ def save_state(path: Path, jepa: JEPA, optimizer, state: State, cfg: Config, sig
 
 
 def train(
-    cfg: Config, jepa: JEPA, optimizer, processor, data: Frames, split, state: State, out: Path, signature, device
+    cfg: Config,
+    jepa: JEPA,
+    optimizer,
+    processor,
+    data: Frames,
+    targets: ProbeTargets,
+    split,
+    state: State,
+    out: Path,
+    signature,
+    device,
 ) -> State:
     """Pretrain from `state.step` to the last step, checkpointing, monitoring and probing."""
     sizes = cfg.sizes()
@@ -432,13 +442,12 @@ def train(
     total = sizes.pretrain_steps
     ckpt = out / "pretrain.pt"
     probe_eps = periodic_probe_episodes(train_eps, test_eps, cfg.probe_episodes)
-    names = ControlEnv(cfg.task).observation_names()
     bar = tqdm(range(state.step, total), initial=state.step, total=total, desc="V-JEPA pretraining", unit="step")
     for step in bar:
         every = sizes.pretrain_probe_every
         if every and step % every == 0 and not any(p["step"] == step for p in state.history["probe"]):
             state.history["probe"].append(
-                probe_during_training(cfg, jepa, processor, data, probe_eps, test_eps, names, step, device)
+                probe_during_training(cfg, jepa, processor, data, targets, probe_eps, test_eps, step, device)
             )
         started = time.perf_counter()
         lr = warmup_cosine(
@@ -477,13 +486,15 @@ def train(
     return state
 
 
-def probe_during_training(cfg, jepa, processor, data, episodes, test_eps, names, step, device) -> dict:
+def probe_during_training(cfg, jepa, processor, data, targets, episodes, test_eps, step, device) -> dict:
     """Held-out R² of the current target encoder, pooled by mean and the chosen pooling, on a subset
     of episodes: {"step", "r2": {pooling: {quantity: R²}}}."""
     model = export_model(jepa).to(device)
     held_out = np.intersect1d(episodes, test_eps)
     poolings = list(dict.fromkeys(["mean", cfg.pooling]))
-    results = probe_poolings(model, processor, data, episodes, held_out, poolings, names, cfg.encode_batch, device)
+    results = probe_poolings(
+        model, processor, data.frames, targets, episodes, held_out, poolings, cfg.encode_batch, device
+    )
     for pooling, result in results.items():
         tqdm.write(f"step {step}: probe R² ({pooling}) " + ", ".join(f"{k} {v:.2f}" for k, v in result.r2.items()))
     return {"step": step, "r2": {p: r.r2 for p, r in results.items()}}
@@ -517,23 +528,22 @@ def save_curves(path: Path, state: State, pooling: str) -> None:
     save_panels(path, panels, "step")
 
 
-def finish(cfg, jepa, processor, data, split, state, out, source_dir, device, key) -> dict:
+def finish(cfg, jepa, processor, data, targets, split, state, out, source_dir, device, key) -> dict:
     """Final probe over every episode, the save_pretrained directory, pretrain.json and the plot."""
     sizes = cfg.sizes()
     train_eps, test_eps = split
     model = export_model(jepa).to(device)
-    names = ControlEnv(cfg.task).observation_names()
     episodes = np.arange(len(data.frames))
     print(f"final probe: {len(episodes)} episodes ({len(test_eps)} held out), poolings {list(cfg.probe_poolings)}")
     started = time.perf_counter()
     results = probe_poolings(
         model,
         processor,
-        data,
+        data.frames,
+        targets,
         episodes,
         test_eps,
         list(dict.fromkeys([cfg.pooling, *cfg.probe_poolings])),
-        names,
         cfg.encode_batch,
         device,
     )
@@ -614,6 +624,7 @@ def main(cfg: Config) -> dict:
 
     folder = Path(cfg.frames_dir) if cfg.frames_dir else frames_dir(cfg.data_dir, cfg.task, sizes.pretrain_image_size)
     data = load_or_render_frames(env, source, source_dir, folder, sizes.pretrain_image_size)
+    targets = probe_targets(env, data.state, source.physics)
     split = split_episodes(len(data.frames), cfg.test_fraction, cfg.seed)
     jepa = JEPA(build_model(sizes, cfg.seed), spread=(cfg.var_weight, cfg.cov_weight, cfg.var_floor)).to(device)
     optimizer = build_optimizer(jepa.model, cfg.weight_decay)
@@ -624,8 +635,8 @@ def main(cfg: Config) -> dict:
         f"{sizes.pretrain_image_size}px, encoder {sizes.pretrain_width}x{sizes.pretrain_depth}, "
         f"{sizes.pretrain_steps} steps x {sizes.pretrain_batch} clips, from step {state.step}"
     )
-    state = train(cfg, jepa, optimizer, processor, data, split, state, out, signature, device)
-    return finish(cfg, jepa, processor, data, split, state, out, source_dir, device, key)
+    state = train(cfg, jepa, optimizer, processor, data, targets, split, state, out, signature, device)
+    return finish(cfg, jepa, processor, data, targets, split, state, out, source_dir, device, key)
 
 
 def resume(path: Path, cfg: Config, jepa: JEPA, optimizer, signature: dict) -> State:

@@ -32,7 +32,7 @@ from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
 from train_robots.common.encoders import build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.frames import frames_dir, load_or_render_frames, load_source_dataset  # noqa: E402
-from train_robots.common.latent_probe import flat_r2, probe_poolings  # noqa: E402
+from train_robots.common.latent_probe import flat_r2, probe_poolings, probe_targets  # noqa: E402
 from train_robots.common.pooling import check_pooling  # noqa: E402
 from train_robots.common.presets import get_preset  # noqa: E402
 from train_robots.common.probe import ridge_probe  # noqa: E402
@@ -123,17 +123,9 @@ def main(cfg: Config) -> dict:
     episodes, test = probe_subset(split_episodes(len(data.frames), cfg.test_fraction, cfg.seed), cfg.episodes)
     print(f"probing {encoder_id} on {len(episodes)} episodes ({len(test)} held out) at {size}px: {list(cfg.poolings)}")
     started = time.perf_counter()
+    targets = probe_targets(env, data.state, source.physics)
     results = probe_poolings(
-        model,
-        processor,
-        data,
-        episodes,
-        test,
-        list(cfg.poolings),
-        env.observation_names(),
-        cfg.encode_batch,
-        device,
-        seed=cfg.seed,
+        model, processor, data.frames, targets, episodes, test, list(cfg.poolings), cfg.encode_batch, device, cfg.seed
     )
     metrics = {
         "task": cfg.task,
@@ -157,7 +149,8 @@ def probe_state(cfg: Config, env: ControlEnv) -> dict:
     episodes, test = probe_subset(split_episodes(source.episodes, cfg.test_fraction, cfg.seed), cfg.episodes)
     states = source.z[episodes, 1:].reshape(-1, source.z.shape[-1])
     episode = np.repeat(episodes, source.z.shape[1] - 1)
-    results = {"state": ridge_probe(states, states, episode, test, env.observation_names(), seed=cfg.seed)}
+    targets = probe_targets(env, source.z, source.physics)
+    results = {"state": ridge_probe(states, targets.rows(episodes), episode, test, targets.names, seed=cfg.seed)}
     metrics = {"task": cfg.task, "encoder": "state", "episodes": len(episodes), "test_episodes": len(test)}
     return report(cfg, {**metrics, "seed": cfg.seed, **flat_r2(results)}, results)
 

@@ -33,6 +33,7 @@ from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
 from train_robots.common.encoders import DEFAULT_VJEPA2_ID  # noqa: E402
 from train_robots.common.experts import SCRIPTED  # noqa: E402
+from train_robots.common.latent_probe import probe_markdown, read_probe  # noqa: E402
 from train_robots.common.rollout import format_success  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import atomic_write_bytes, write_json  # noqa: E402
@@ -114,12 +115,14 @@ def summarise(cfg: Config, results: dict) -> dict:
     summary["mpc_random"] = {k: results["mpc_random"].get(k) for k in ROW_KEYS}
     for name in ("dynamics", "dynamics_ensemble"):
         summary[name] = {k: results[name].get(k) for k in DYNAMICS_KEYS}
+    summary["probe"] = read_probe(checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder))  # None until one is run
     return summary
 
 
 def results_table(summary: dict) -> str:
     lines = [
         train_dream_sac.comparison_markdown(summary["comparison"], summary["task"]),
+        probe_markdown(summary.get("probe")),
         f"Random shooting (the phase-4 baseline): success {format_success(summary['mpc_random']['success_rate'])}, "
         f"mean return {summary['mpc_random']['mean_return']:.1f}.",
         "",

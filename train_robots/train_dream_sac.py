@@ -44,6 +44,7 @@ from train_robots.common.data import Dataset, dataset_dir, load_dataset  # noqa:
 from train_robots.common.encoders import StateEncoder, build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv, task_spec  # noqa: E402
 from train_robots.common.experts import make_expert  # noqa: E402
+from train_robots.common.latent_probe import probe_markdown, read_probe  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
 from train_robots.common.rollout import ExpertController, evaluate, format_success  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
@@ -479,9 +480,17 @@ def finish(cfg, out, env, encoder, agent, model, episode_starts, history, max_u,
     metrics["comparison"] = rows
     metrics["config"] = settings["run"]
     write_json(out / "sac.json", metrics)
-    (out / "comparison.md").write_text(comparison_markdown(rows, cfg.task))
-    print(comparison_markdown(rows, cfg.task))
+    write_comparison(out, rows, cfg.task)
     return metrics
+
+
+def write_comparison(out: Path, rows: list[dict], task: str) -> None:
+    """comparison.md: the closed-loop table, then the latent's probe when one was run."""
+    text = comparison_markdown(rows, task)
+    probe = probe_markdown(read_probe(out))
+    text += f"\n{probe}" if probe else ""
+    (out / "comparison.md").write_text(text)
+    print(text)
 
 
 def _finished_metrics(out: Path, cfg: Config) -> dict | None:
@@ -502,8 +511,7 @@ def refresh_comparison(cfg: Config, out: Path, metrics: dict) -> dict:
     rows = comparison_rows(out, metrics["expert"], metrics, cfg.encoder)
     metrics["comparison"] = rows
     write_json(out / "sac.json", metrics)
-    (out / "comparison.md").write_text(comparison_markdown(rows, cfg.task))
-    print(comparison_markdown(rows, cfg.task))
+    write_comparison(out, rows, cfg.task)
     return metrics
 
 

@@ -45,6 +45,9 @@ class TaskSpec:
     has_success: bool = False
     """Whether an episode can succeed (reacher: the fingertip reached the target); locomotion is
     judged by its return alone, and its success rate is reported as n/a."""
+    probe_geoms: tuple[str, ...] = ()
+    """Geoms whose (x, y) place in the world a latent probe also scores: where the things a
+    frame shows are (reacher: the target ball and the fingertip), beside the observation."""
 
     @property
     def episode_steps(self) -> int:
@@ -53,7 +56,15 @@ class TaskSpec:
 
 
 TASKS: dict[str, TaskSpec] = {
-    "reacher-easy": TaskSpec("reacher", "easy", action_repeat=2, camera_id=0, goal_images=True, has_success=True),
+    "reacher-easy": TaskSpec(
+        "reacher",
+        "easy",
+        action_repeat=2,
+        camera_id=0,
+        goal_images=True,
+        has_success=True,
+        probe_geoms=("target", "finger"),
+    ),
     "walker-walk": TaskSpec("walker", "walk", action_repeat=2, camera_id=0),
     "cheetah-run": TaskSpec("cheetah", "run", action_repeat=2, camera_id=0),
 }
@@ -148,6 +159,15 @@ class ControlEnv:
         part of several (reacher: cos_position_0 is the shoulder's, _1 the elbow's)."""
         parts = self._observation_parts()
         return [f"{key}_{i}" if v.size > 1 else key for key, v in parts.items() for i in range(v.size)]
+
+    def geom_positions(self) -> np.ndarray:
+        """(x, y) in the world of each of the task's `probe_geoms`, flattened: float32 [2 * k]."""
+        xpos = self.physics.named.data.geom_xpos
+        return np.array([xpos[g][:2] for g in self.spec.probe_geoms], dtype=np.float32).ravel()
+
+    def geom_position_names(self) -> list[str]:
+        """A name per entry of `geom_positions()` (target_x, target_y, finger_x, ...)."""
+        return [f"{g}_{axis}" for g in self.spec.probe_geoms for axis in "xy"]
 
     def pose_dims(self) -> np.ndarray:
         """Which entries of `observation()` describe the pose (what one image shows): all but

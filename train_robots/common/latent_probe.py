@@ -1,15 +1,30 @@
 """Probe a V-JEPA encoder on a frames cache: encode every (previous, current) clip of some
 episodes, pool the tokens each way asked for, and score a ridge read-out of the true state on
-held-out episodes (common/probe.py)."""
+held-out episodes (common/probe.py).
+
+The quantities read out are the task's observation and, where the task names probe geoms, their
+(x, y) place in the world. The second set tells apart two causes the first confounds: reacher's
+`to_target` (target minus fingertip) is small once the arm is there, so a latent that places the
+ball well and the thin fingertip roughly scores about 0 on it.
+"""
 
 from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from train_robots.common.frames import Frames, clip_pairs
+from train_robots.common.envs import ControlEnv
+from train_robots.common.frames import clip_pairs
 from train_robots.common.probe import ProbeResult, ridge_probe
 from train_robots.common.task_encoder import encode_clips
+
+_FLAT_KEY = re.compile(r"^probe_(state|mean\+grid\d+|mean|grid\d+)_(.+)$")
+"""probe_<pooling>_<quantity>, as `flat_r2` writes it (the state probe's "pooling" is `state`)."""
 
 EPISODES_PER_CHUNK = 8
 """Episodes whose clips are built at once (a chunk of clips, not the whole dataset, in memory)."""
@@ -29,27 +44,93 @@ def encode_episodes(
     return {name: np.concatenate(p) for name, p in parts.items()}
 
 
+@dataclass
+class ProbeTargets:
+    """What a probe reads out of the latent of each stored state."""
+
+    values: np.ndarray
+    """float32 [E, T+1, Q]"""
+    names: list[str]
+    """A name per quantity (Q)."""
+
+    def rows(self, episodes: np.ndarray) -> np.ndarray:
+        """[len(episodes) * T, Q]: steps 1..T of `episodes`, in (episode, step) order (as the clips)."""
+        return self.values[episodes, 1:].reshape(-1, self.values.shape[-1])
+
+
+def probe_targets(env: ControlEnv, observations: np.ndarray, physics: np.ndarray) -> ProbeTargets:
+    """The observation of each stored state [E, T+1, obs] and, for a task with probe geoms, where
+    they are in the world, read from the exact physics states [E, T+1, P]."""
+    names = env.observation_names()
+    if not env.spec.probe_geoms:
+        return ProbeTargets(observations.astype(np.float32), names)
+    if physics.shape[:2] != observations.shape[:2]:
+        raise ValueError(f"probe targets: {observations.shape[:2]} observations but {physics.shape[:2]} states")
+    positions = np.empty(physics.shape[:2] + (2 * len(env.spec.probe_geoms),), dtype=np.float32)
+    for index in np.ndindex(*physics.shape[:2]):
+        env.set_state(physics[index])
+        positions[index] = env.geom_positions()
+    values = np.concatenate([observations.astype(np.float32), positions], axis=-1)
+    return ProbeTargets(values, names + env.geom_position_names())
+
+
 def probe_poolings(
     model,
     processor,
-    data: Frames,
+    frames: np.ndarray,
+    targets: ProbeTargets,
     episodes: np.ndarray,
     test_episodes: np.ndarray,
     poolings: list[str],
-    names: list[str],
     batch_size: int,
     device: torch.device,
     seed: int = 0,
 ) -> dict[str, ProbeResult]:
-    """Held-out R² per state quantity for each pooling; `test_episodes` (a subset of `episodes`)
-    are scored, the others fit the read-out."""
-    latents = encode_episodes(model, processor, data.frames, episodes, poolings, batch_size, device)
-    steps = data.frames.shape[1] - 1
-    states = data.state[episodes, 1:].reshape(-1, data.state.shape[-1])
-    episode = np.repeat(episodes, steps)
-    return {name: ridge_probe(z, states, episode, test_episodes, names, seed=seed) for name, z in latents.items()}
+    """Held-out R² per quantity for each pooling of the latents of `frames` [E, T+1, H, W, 3];
+    `test_episodes` (a subset of `episodes`) are scored, the others fit the read-out."""
+    latents = encode_episodes(model, processor, frames, episodes, poolings, batch_size, device)
+    episode = np.repeat(episodes, frames.shape[1] - 1)
+    y = targets.rows(episodes)
+    return {name: ridge_probe(z, y, episode, test_episodes, targets.names, seed=seed) for name, z in latents.items()}
 
 
 def flat_r2(results: dict[str, ProbeResult], prefix: str = "probe") -> dict[str, float]:
     """{f"{prefix}_{pooling}_{quantity}": R²} for a flat metrics file."""
     return {f"{prefix}_{p}_{q}": v for p, result in results.items() for q, v in result.r2.items()}
+
+
+PROBE_FILES = ("probe.json", "pretrain.json")
+"""Where a checkpoint folder keeps a probe: probe_encoder.py's file, else pretraining's final probe."""
+
+
+def read_probe(folder: Path) -> dict | None:
+    """{"source": file name, "r2": {pooling: {quantity: R²}}} of the folder's probe, or None."""
+    for name in PROBE_FILES:
+        path = Path(folder) / name
+        if not path.exists():
+            continue
+        metrics = json.loads(path.read_text())
+        r2: dict[str, dict[str, float]] = {}
+        for key, value in metrics.items():
+            match = _FLAT_KEY.match(key)
+            if match:
+                r2.setdefault(match.group(1), {})[match.group(2)] = value
+        if r2:
+            return {"source": name, "r2": r2}
+    return None
+
+
+def probe_markdown(probe: dict | None) -> str:
+    """The probe as a markdown table (a row per pooling, a column per quantity); empty if None."""
+    if not probe:
+        return ""
+    names = list(next(iter(probe["r2"].values())))
+    lines = [
+        f"Linear probe of the latent (held-out R², `{probe['source']}`):",
+        "",
+        "| pooling | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for pooling, r2 in probe["r2"].items():
+        lines.append(f"| {pooling} | " + " | ".join(f"{r2.get(n, float('nan')):.2f}" for n in names) + " |")
+    return "\n".join(lines) + "\n"
