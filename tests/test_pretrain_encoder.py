@@ -83,7 +83,7 @@ def test_metrics_are_flat_with_speed_collapse_and_probe_figures(finished):
     assert saved == metrics and all(not isinstance(v, (dict, list)) for v in saved.values())
     assert saved["steps"] == 6 and saved["samples_per_s"] > 0 and saved["train_seconds"] > 0
     assert saved["target_std"] > 0 and saved["effective_rank"] > 1
-    for pooling in ("mean", "grid2", "mean+grid2", "grid4"):
+    for pooling in ("mean", "grid2", "mean+grid2", "grid4", "mlp-grid2"):
         for quantity in ("cos_position_0", "sin_position_1", "to_target_0", "velocity_1", "target_x", "finger_y"):
             assert np.isfinite(saved[f"probe_{pooling}_{quantity}"])
 
@@ -227,7 +227,7 @@ def test_probe_script_compares_the_task_encoder_with_vjepa2_random(finished, dat
     # the same encoder, frames and held-out episodes as pretraining's own final probe
     assert task["probe_grid2_to_target_0"] == pytest.approx(metrics["probe_grid2_to_target_0"], abs=1e-6)
     random = probe_encoder.main(probe_encoder.Config(encoder="vjepa2-random", poolings=("mean",), **common))
-    assert random["encoder_id"].startswith("random-") and np.isfinite(random["probe_mean_cos_position_0"])
+    assert random["encoder_id"].startswith("random-") and np.isfinite(random["probe_mlp-mean_cos_position_0"])
     assert (ckpt / "reacher-easy" / "vjepa2-random" / "probe.json").exists()
     with pytest.raises(ConfigError, match="keeps the image and patch size it was trained with"):
         probe_encoder.main(probe_encoder.Config(encoder="vjepa2-task", image_size=64, **common))
@@ -235,6 +235,9 @@ def test_probe_script_compares_the_task_encoder_with_vjepa2_random(finished, dat
     assert state["probe_state_to_target_0"] > 0.999 and state["probe_state_cos_position_1"] > 0.999
     # the ball's place is in the state only through to_target + the arm's (nonlinear) kinematics
     assert state["probe_state_target_x"] < 0.999 and np.isfinite(state["probe_state_finger_y"])
+    # an MLP reads more of it than the ridge; and the task encoder's grid2 is read both ways
+    assert state["probe_mlp-state_finger_x"] > state["probe_state_finger_x"]
+    assert np.isfinite(task["probe_mlp-grid2_to_target_0"]) and "probe_mlp-mean_cos_position_0" not in task
 
 
 def test_the_task_encoder_is_an_encoder_like_any_other(finished, tmp_path):

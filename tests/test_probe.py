@@ -117,9 +117,30 @@ def test_the_comparison_table_shows_the_latent_probe(tmp_path):
         "mean": {"to_target_0": 0.1, "target_x": 0.2},
         "mean+grid2": {"to_target_0": 0.5, "target_x": 0.9},
     }
-    (tmp_path / "probe.json").write_text(json.dumps({"probe_grid4_velocity_0": 0.25, "seconds": 1}))
-    assert read_probe(tmp_path) == {"source": "probe.json", "r2": {"grid4": {"velocity_0": 0.25}}}
+    probe = {"probe_grid4_velocity_0": 0.25, "probe_mlp-grid4_velocity_0": 0.75, "seconds": 1}
+    (tmp_path / "probe.json").write_text(json.dumps(probe))
+    assert read_probe(tmp_path) == {
+        "source": "probe.json",
+        "r2": {"grid4": {"velocity_0": 0.25}, "mlp-grid4": {"velocity_0": 0.75}},
+    }
     rows = [{"method": "BC", "encoder": "vjepa2-task", "status": "not run", "source": "bc.json"}]
     write_comparison(tmp_path, rows, "reacher-easy")
     table = (tmp_path / "comparison.md").read_text()
-    assert "| BC | vjepa2-task | not run |" in table and "| grid4 | 0.25 |" in table
+    assert "| BC | vjepa2-task | not run |" in table
+    assert "| ridge | grid4 | 0.25 |" in table and "| MLP | grid4 | 0.75 |" in table
+
+
+def test_mlp_probe_reads_what_is_there_but_not_linear_and_nothing_from_noise():
+    from train_robots.common.mlp_probe import mlp_probe
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(3000, 4))
+    states = np.stack([x[:, 0] * x[:, 1], np.abs(x[:, 2]), rng.normal(size=3000)], axis=1)  # products, folds, noise
+    episode = np.repeat(np.arange(30), 100)
+    held_out = np.arange(24, 30)
+    names = ["product", "fold", "noise"]
+    mlp = mlp_probe(x, states, episode, held_out, names)
+    ridge = ridge_probe(x, states, episode, held_out, names)
+    assert mlp.r2["product"] > 0.8 and mlp.r2["fold"] > 0.8 and mlp.r2["noise"] < 0.05
+    assert ridge.r2["product"] < 0.1 and ridge.r2["fold"] < 0.1
+    assert mlp_probe(x, states, episode, held_out, names).r2 == mlp.r2  # seeded: repeats exactly

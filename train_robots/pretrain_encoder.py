@@ -546,6 +546,7 @@ def finish(cfg, jepa, processor, data, targets, split, state, out, source_dir, d
         list(dict.fromkeys([cfg.pooling, *cfg.probe_poolings])),
         cfg.encode_batch,
         device,
+        mlp_poolings=(cfg.pooling,),
     )
     probe_seconds = time.perf_counter() - started
     last = state.history["monitor"][-1]

@@ -20,11 +20,15 @@ import torch
 
 from train_robots.common.envs import ControlEnv
 from train_robots.common.frames import clip_pairs
+from train_robots.common.mlp_probe import mlp_probe
 from train_robots.common.probe import ProbeResult, ridge_probe
 from train_robots.common.task_encoder import encode_clips
 
-_FLAT_KEY = re.compile(r"^probe_(state|mean\+grid\d+|mean|grid\d+)_(.+)$")
-"""probe_<pooling>_<quantity>, as `flat_r2` writes it (the state probe's "pooling" is `state`)."""
+MLP_PREFIX = "mlp-"
+"""Results of the MLP read-out are keyed mlp-<pooling>; the ridge read-out's by the pooling alone."""
+
+_FLAT_KEY = re.compile(r"^probe_((?:mlp-)?(?:state|mean\+grid\d+|mean|grid\d+))_(.+)$")
+"""probe_<[mlp-]pooling>_<quantity>, as `flat_r2` writes it (the state probe's "pooling" is `state`)."""
 
 EPISODES_PER_CHUNK = 8
 """Episodes whose clips are built at once (a chunk of clips, not the whole dataset, in memory)."""
@@ -85,13 +89,31 @@ def probe_poolings(
     batch_size: int,
     device: torch.device,
     seed: int = 0,
+    mlp_poolings: tuple[str, ...] = (),
 ) -> dict[str, ProbeResult]:
     """Held-out R² per quantity for each pooling of the latents of `frames` [E, T+1, H, W, 3];
-    `test_episodes` (a subset of `episodes`) are scored, the others fit the read-out."""
+    `test_episodes` (a subset of `episodes`) are scored, the others fit the read-out. A ridge
+    read-out for every pooling, keyed by its name; an MLP one too for each of `mlp_poolings`,
+    keyed `mlp-<pooling>`."""
     latents = encode_episodes(model, processor, frames, episodes, poolings, batch_size, device)
-    episode = np.repeat(episodes, frames.shape[1] - 1)
+    return read_out(latents, targets, episodes, test_episodes, seed, mlp_poolings)
+
+
+def read_out(
+    latents: dict[str, np.ndarray],
+    targets: ProbeTargets,
+    episodes: np.ndarray,
+    test_episodes: np.ndarray,
+    seed: int = 0,
+    mlp_poolings: tuple[str, ...] = (),
+) -> dict[str, ProbeResult]:
+    """The ridge (and, for `mlp_poolings`, MLP) probes of latents {pooling: [len(episodes) * T, D]}."""
+    episode = np.repeat(episodes, targets.values.shape[1] - 1)
     y = targets.rows(episodes)
-    return {name: ridge_probe(z, y, episode, test_episodes, targets.names, seed=seed) for name, z in latents.items()}
+    results = {name: ridge_probe(z, y, episode, test_episodes, targets.names, seed=seed) for name, z in latents.items()}
+    for name in mlp_poolings:
+        results[f"{MLP_PREFIX}{name}"] = mlp_probe(latents[name], y, episode, test_episodes, targets.names, seed=seed)
+    return results
 
 
 def flat_r2(results: dict[str, ProbeResult], prefix: str = "probe") -> dict[str, float]:
@@ -126,11 +148,13 @@ def probe_markdown(probe: dict | None) -> str:
         return ""
     names = list(next(iter(probe["r2"].values())))
     lines = [
-        f"Linear probe of the latent (held-out R², `{probe['source']}`):",
+        f"Probe of the latent (held-out R², `{probe['source']}`; ridge: linear, MLP: what a controller's MLP can read):",
         "",
-        "| pooling | " + " | ".join(names) + " |",
-        "|---|" + "---|" * len(names),
+        "| read-out | pooling | " + " | ".join(names) + " |",
+        "|---|---|" + "---|" * len(names),
     ]
-    for pooling, r2 in probe["r2"].items():
-        lines.append(f"| {pooling} | " + " | ".join(f"{r2.get(n, float('nan')):.2f}" for n in names) + " |")
+    for key, r2 in probe["r2"].items():
+        reader, pooling = ("MLP", key[len(MLP_PREFIX) :]) if key.startswith(MLP_PREFIX) else ("ridge", key)
+        values = " | ".join(f"{r2.get(n, float('nan')):.2f}" for n in names)
+        lines.append(f"| {reader} | {pooling} | {values} |")
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ constant scores <= 0 and a perfect read-out 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,8 +23,8 @@ ALPHAS = np.logspace(-6, 1, 15)
 class ProbeResult:
     r2: dict[str, float]
     """Held-out R² per quantity."""
-    alpha: dict[str, float]
-    """Chosen regularisation per quantity (units of fitting rows)."""
+    alpha: dict[str, float] = field(default_factory=dict)
+    """Ridge: the chosen regularisation per quantity (units of fitting rows)."""
 
 
 def _standardise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -51,6 +51,30 @@ def r2_scores(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     return 1.0 - sse / np.maximum(sst, 1e-12)
 
 
+def split_rows(
+    latents: np.ndarray,
+    states: np.ndarray,
+    episode: np.ndarray,
+    test_episodes: np.ndarray,
+    names: list[str],
+    val_fraction: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boolean row masks (fit, validation, held out): held out are the rows of `test_episodes`,
+    validation a seeded `val_fraction` of the other episodes (whole episodes), fit the rest."""
+    if latents.shape[0] != states.shape[0] or states.shape[1] != len(names):
+        raise ValueError(f"probe: {latents.shape[0]} latents, {states.shape} states, {len(names)} names")
+    test = np.isin(episode, test_episodes)
+    if test.all() or not test.any():
+        raise ValueError("probe: needs both training and held-out episodes")
+    train_eps = np.unique(episode[~test])
+    val_eps = np.random.default_rng(seed).choice(
+        train_eps, size=max(1, round(val_fraction * len(train_eps))), replace=False
+    )
+    val = np.isin(episode, val_eps) & ~test
+    return ~test & ~val, val, test
+
+
 def ridge_probe(
     latents: np.ndarray,
     states: np.ndarray,
@@ -65,19 +89,9 @@ def ridge_probe(
     latents [N, D], states [N, Q] (one row per clip), episode [N] the episode each row came
     from; rows of `test_episodes` are held out, the rest fit the probe.
     """
-    if latents.shape[0] != states.shape[0] or states.shape[1] != len(names):
-        raise ValueError(f"probe: {latents.shape[0]} latents, {states.shape} states, {len(names)} names")
-    test = np.isin(episode, test_episodes)
-    if test.all() or not test.any():
-        raise ValueError("probe: needs both training and held-out episodes")
+    fit, val, test = split_rows(latents, states, episode, test_episodes, names, val_fraction, seed)
     x = latents.astype(np.float64)
     y = states.astype(np.float64)
-    train_eps = np.unique(episode[~test])
-    val_eps = np.random.default_rng(seed).choice(
-        train_eps, size=max(1, round(val_fraction * len(train_eps))), replace=False
-    )
-    val = np.isin(episode, val_eps) & ~test
-    fit = ~test & ~val
 
     alpha = _choose_alpha(x[fit], y[fit], x[val], y[val])
     mean, std = x[~test].mean(0), x[~test].std(0) + 1e-8
