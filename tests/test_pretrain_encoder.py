@@ -88,6 +88,15 @@ def test_metrics_are_flat_with_speed_collapse_and_probe_figures(finished):
             assert np.isfinite(saved[f"probe_{pooling}_{quantity}"])
 
 
+def test_the_periodic_probe_reads_the_state_and_where_things_are_during_training(data_dir, tmp_path):
+    pretrain_encoder.main(config(data_dir, tmp_path, probe_every=3))
+    history = torch.load(tmp_path / "reacher-easy" / "vjepa2-task" / "pretrain.pt", weights_only=False)["history"]
+    assert [p["step"] for p in history["probe"]] == [0, 3]
+    for probe in history["probe"]:
+        assert set(probe["r2"]) == {"mean", "grid2"}
+        assert {"to_target_0", "target_x", "finger_y"} <= set(probe["r2"]["grid2"])
+
+
 def test_the_processor_feeds_training_exactly_and_keeps_the_frame_whole(finished, data_dir):
     _, out, _ = finished
     frames = np.load(frames_dir(data_dir, "reacher-easy", SIZE) / "frames.npz")["frames"]

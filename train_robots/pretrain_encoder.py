@@ -425,7 +425,7 @@ def train(
     optimizer,
     processor,
     data: Frames,
-    targets: ProbeTargets,
+    truth: ProbeTargets,
     split,
     state: State,
     out: Path,
@@ -447,7 +447,7 @@ def train(
         every = sizes.pretrain_probe_every
         if every and step % every == 0 and not any(p["step"] == step for p in state.history["probe"]):
             state.history["probe"].append(
-                probe_during_training(cfg, jepa, processor, data, targets, probe_eps, test_eps, step, device)
+                probe_during_training(cfg, jepa, processor, data, truth, probe_eps, test_eps, step, device)
             )
         started = time.perf_counter()
         lr = warmup_cosine(
@@ -486,14 +486,14 @@ def train(
     return state
 
 
-def probe_during_training(cfg, jepa, processor, data, targets, episodes, test_eps, step, device) -> dict:
+def probe_during_training(cfg, jepa, processor, data, truth, episodes, test_eps, step, device) -> dict:
     """Held-out R² of the current target encoder, pooled by mean and the chosen pooling, on a subset
     of episodes: {"step", "r2": {pooling: {quantity: R²}}}."""
     model = export_model(jepa).to(device)
     held_out = np.intersect1d(episodes, test_eps)
     poolings = list(dict.fromkeys(["mean", cfg.pooling]))
     results = probe_poolings(
-        model, processor, data.frames, targets, episodes, held_out, poolings, cfg.encode_batch, device
+        model, processor, data.frames, truth, episodes, held_out, poolings, cfg.encode_batch, device
     )
     for pooling, result in results.items():
         tqdm.write(f"step {step}: probe R² ({pooling}) " + ", ".join(f"{k} {v:.2f}" for k, v in result.r2.items()))
@@ -528,7 +528,7 @@ def save_curves(path: Path, state: State, pooling: str) -> None:
     save_panels(path, panels, "step")
 
 
-def finish(cfg, jepa, processor, data, targets, split, state, out, source_dir, device, key) -> dict:
+def finish(cfg, jepa, processor, data, truth, split, state, out, source_dir, device, key) -> dict:
     """Final probe over every episode, the save_pretrained directory, pretrain.json and the plot."""
     sizes = cfg.sizes()
     train_eps, test_eps = split
@@ -540,7 +540,7 @@ def finish(cfg, jepa, processor, data, targets, split, state, out, source_dir, d
         model,
         processor,
         data.frames,
-        targets,
+        truth,
         episodes,
         test_eps,
         list(dict.fromkeys([cfg.pooling, *cfg.probe_poolings])),
@@ -625,7 +625,7 @@ def main(cfg: Config) -> dict:
 
     folder = Path(cfg.frames_dir) if cfg.frames_dir else frames_dir(cfg.data_dir, cfg.task, sizes.pretrain_image_size)
     data = load_or_render_frames(env, source, source_dir, folder, sizes.pretrain_image_size)
-    targets = probe_targets(env, data.state, source.physics)
+    truth = probe_targets(env, data.state, source.physics)  # what the probes read out of the latents
     split = split_episodes(len(data.frames), cfg.test_fraction, cfg.seed)
     jepa = JEPA(build_model(sizes, cfg.seed), spread=(cfg.var_weight, cfg.cov_weight, cfg.var_floor)).to(device)
     optimizer = build_optimizer(jepa.model, cfg.weight_decay)
@@ -636,8 +636,8 @@ def main(cfg: Config) -> dict:
         f"{sizes.pretrain_image_size}px, encoder {sizes.pretrain_width}x{sizes.pretrain_depth}, "
         f"{sizes.pretrain_steps} steps x {sizes.pretrain_batch} clips, from step {state.step}"
     )
-    state = train(cfg, jepa, optimizer, processor, data, targets, split, state, out, signature, device)
-    return finish(cfg, jepa, processor, data, targets, split, state, out, source_dir, device, key)
+    state = train(cfg, jepa, optimizer, processor, data, truth, split, state, out, signature, device)
+    return finish(cfg, jepa, processor, data, truth, split, state, out, source_dir, device, key)
 
 
 def resume(path: Path, cfg: Config, jepa: JEPA, optimizer, signature: dict) -> State:
