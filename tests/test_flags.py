@@ -98,6 +98,7 @@ def test_planner_guidance_defaults_follow_the_objective():
     reacher, walker = planner(), planner("--task", "walker-walk")
     assert (reacher.objective, reacher.value, reacher.prior_samples, reacher.cost_at) == ("goal", False, 25, "every")
     assert (walker.objective, walker.value, walker.prior_samples) == ("reward", True, 250)
+    assert (reacher.horizon, walker.horizon, planner("--horizon", "5").horizon) == (20, 10, 5)
     assert planner("--value", "True").value and planner("--prior-samples", "0").prior_samples == 0
     tiny = cli.parse(mpc_planner.Config, ["--task", "walker-walk", "--samples", "2", "--elites", "2"]).planner_config()
     tiny.validate()  # a default never breaks the planner's own bounds

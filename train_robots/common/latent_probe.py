@@ -1,6 +1,6 @@
 """Probe a V-JEPA encoder on a frames cache: encode every (previous, current) clip of some
 episodes, pool the tokens each way asked for, and score a ridge read-out of the true state on
-held-out episodes (common/probe.py).
+held-out episodes (common/probe.py) and, for the poolings asked for, an MLP one (common/mlp_probe.py).
 
 The quantities read out are the task's observation and, where the task names probe geoms, their
 (x, y) place in the world. The second set tells apart two causes the first confounds: reacher's
