@@ -144,3 +144,42 @@ def test_mlp_probe_reads_what_is_there_but_not_linear_and_nothing_from_noise():
     assert mlp.r2["product"] > 0.8 and mlp.r2["fold"] > 0.8 and mlp.r2["noise"] < 0.05
     assert ridge.r2["product"] < 0.1 and ridge.r2["fold"] < 0.1
     assert mlp_probe(x, states, episode, held_out, names).r2 == mlp.r2  # seeded: repeats exactly
+
+
+def test_the_fingertip_is_out_of_view_inside_the_ball_and_in_view_elsewhere():
+    env = ControlEnv("reacher-easy")
+    env.reset(3)
+    assert env.probe_geoms_in_view(64)
+    state = env.get_state()
+    state[-2:] = env.geom_positions()[2:4]  # the ball (the state's last entries) moved onto the fingertip
+    env.set_state(state)
+    assert not env.probe_geoms_in_view(64) and not env.probe_geoms_in_view(256)
+    physics = np.stack([env.get_state(), state])[None]  # one episode: ball elsewhere, then on the fingertip
+    physics[0, 0, -2:] = -physics[0, 0, -2:]
+    targets = probe_targets(env, np.zeros((1, 2, env.obs_dim), np.float32), physics)
+    assert targets.in_view.tolist() == [[True, False]]
+
+
+def test_the_probe_also_scores_the_frames_where_the_probe_geoms_show():
+    from train_robots.common.latent_probe import IN_VIEW, ProbeTargets, flat_r2, probe_markdown, read_out
+
+    rng = np.random.default_rng(0)
+    episodes, steps = 30, 50
+    values = rng.normal(size=(episodes, steps + 1, 2)).astype(np.float32)
+    in_view = rng.random((episodes, steps + 1)) < 0.3
+    # the latent carries the quantities only in the frames where they show, nothing elsewhere
+    latent = np.where(in_view[..., None], values, 0.0)[:, 1:].reshape(-1, 2)
+    noise = rng.normal(size=(len(latent), 6))
+    targets = ProbeTargets(values, ["a", "b"], in_view)
+    everyone = np.arange(episodes)
+    results = read_out({"grid2": np.concatenate([latent, noise], 1)}, targets, everyone, everyone[-6:])
+    assert set(results) == {"grid2", f"grid2{IN_VIEW}"}
+    assert results["grid2"].r2["a"] < 0.5 < 0.9 < results[f"grid2{IN_VIEW}"].r2["a"]
+    assert len(results[f"grid2{IN_VIEW}"].predicted) == in_view[-6:, 1:].sum()
+    flat = flat_r2(results)
+    assert f"probe_grid2{IN_VIEW}_a" in flat
+    assert "| ridge | grid2, in view |" in probe_markdown(
+        {"source": "probe.json", "r2": {k: r.r2 for k, r in results.items()}}
+    )
+    no_geoms = read_out({"grid2": latent}, ProbeTargets(values, ["a", "b"]), everyone, everyone[-6:])
+    assert set(no_geoms) == {"grid2"}

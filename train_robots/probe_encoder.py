@@ -32,7 +32,13 @@ from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
 from train_robots.common.encoders import build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.frames import frames_dir, load_or_render_frames, load_source_dataset  # noqa: E402
-from train_robots.common.latent_probe import flat_r2, probe_poolings, probe_targets, read_out  # noqa: E402
+from train_robots.common.latent_probe import (  # noqa: E402
+    flat_r2,
+    in_view_share,
+    probe_poolings,
+    probe_targets,
+    read_out,
+)
 from train_robots.common.pooling import check_pooling  # noqa: E402
 from train_robots.common.presets import get_preset  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
@@ -155,6 +161,7 @@ def main(cfg: Config) -> dict:
         "test_episodes": len(test),
         "seconds": time.perf_counter() - started,
         "seed": cfg.seed,
+        **in_view_share(targets, test),
         **flat_r2(results),
     }
     return report(cfg, metrics, results)
@@ -170,7 +177,7 @@ def probe_state(cfg: Config, env: ControlEnv) -> dict:
     targets = probe_targets(env, source.z, source.physics)
     results = read_out({"state": states}, targets, episodes, test, cfg.seed, mlp_poolings=("state",))
     metrics = {"task": cfg.task, "encoder": "state", "episodes": len(episodes), "test_episodes": len(test)}
-    return report(cfg, {**metrics, "seed": cfg.seed, **flat_r2(results)}, results)
+    return report(cfg, {**metrics, "seed": cfg.seed, **in_view_share(targets, test), **flat_r2(results)}, results)
 
 
 def report(cfg: Config, metrics: dict, results: dict) -> dict:

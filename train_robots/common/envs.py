@@ -165,6 +165,13 @@ class ControlEnv:
         xpos = self.physics.named.data.geom_xpos
         return np.array([xpos[g][:2] for g in self.spec.probe_geoms], dtype=np.float32).ravel()
 
+    def probe_geoms_in_view(self, size: int) -> bool:
+        """Whether every one of the task's `probe_geoms` shows at least one pixel in a `size` px
+        frame from the task's camera (reacher's fingertip hides inside the ball once it is there)."""
+        segments = self.physics.render(height=size, width=size, camera_id=self.spec.camera_id, segmentation=True)
+        shown = set(np.unique(segments[..., 0][segments[..., 1] == mujoco.mjtObj.mjOBJ_GEOM]).tolist())
+        return all(self.physics.model.name2id(g, "geom") in shown for g in self.spec.probe_geoms)
+
     def geom_position_names(self) -> list[str]:
         """A name per entry of `geom_positions()` (target_x, target_y, finger_x, ...)."""
         return [f"{g}_{axis}" for g in self.spec.probe_geoms for axis in "xy"]

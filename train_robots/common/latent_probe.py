@@ -6,6 +6,11 @@ The quantities read out are the task's observation and, where the task names pro
 (x, y) place in the world. The second set tells apart two causes the first confounds: reacher's
 `to_target` (target minus fingertip) is small once the arm is there, so a latent that places the
 ball well and the thin fingertip roughly scores about 0 on it.
+
+Where the task names probe geoms, every read-out is also scored on the held-out frames where all
+of them show (keys `<pooling>@in-view`). On reacher the fingertip hides inside the ball once it
+has reached it: in the expert's data that is most frames, where no image can say exactly where
+the fingertip is and no controller needs to. The frames that matter for reaching are the others.
 """
 
 from __future__ import annotations
@@ -21,14 +26,21 @@ import torch
 from train_robots.common.envs import ControlEnv
 from train_robots.common.frames import clip_pairs
 from train_robots.common.mlp_probe import mlp_probe
-from train_robots.common.probe import ProbeResult, ridge_probe
+from train_robots.common.probe import ProbeResult, r2_scores, ridge_probe
 from train_robots.common.task_encoder import encode_clips
 
 MLP_PREFIX = "mlp-"
 """Results of the MLP read-out are keyed mlp-<pooling>; the ridge read-out's by the pooling alone."""
 
-_FLAT_KEY = re.compile(r"^probe_((?:mlp-)?(?:state|mean\+grid\d+|mean|grid\d+))_(.+)$")
-"""probe_<[mlp-]pooling>_<quantity>, as `flat_r2` writes it (the state probe's "pooling" is `state`)."""
+IN_VIEW = "@in-view"
+"""Suffix of the results scored only on held-out frames where every probe geom shows."""
+
+IN_VIEW_SIZE = 64
+"""Frame size (px) of the segmentation render that decides whether a probe geom shows. Reacher's
+fingertip is hidden by the ball (an occlusion, at any size) or shows as at least a pixel or two."""
+
+_FLAT_KEY = re.compile(r"^probe_((?:mlp-)?(?:state|mean\+grid\d+|mean|grid\d+)(?:@in-view)?)_(.+)$")
+"""probe_<[mlp-]pooling[@in-view]>_<quantity>, as `flat_r2` writes it (the state probe's "pooling" is `state`)."""
 
 EPISODES_PER_CHUNK = 8
 """Episodes whose clips are built at once (a chunk of clips, not the whole dataset, in memory)."""
@@ -56,6 +68,8 @@ class ProbeTargets:
     """float32 [E, T+1, Q]"""
     names: list[str]
     """A name per quantity (Q)."""
+    in_view: np.ndarray | None = None
+    """bool [E, T+1]: every probe geom shows in the frame (None: the task names no probe geoms)."""
 
     def rows(self, episodes: np.ndarray) -> np.ndarray:
         """[len(episodes) * T, Q]: steps 1..T of `episodes`, in (episode, step) order (as the clips)."""
@@ -71,11 +85,13 @@ def probe_targets(env: ControlEnv, observations: np.ndarray, physics: np.ndarray
     if physics.shape[:2] != observations.shape[:2]:
         raise ValueError(f"probe targets: {observations.shape[:2]} observations but {physics.shape[:2]} states")
     positions = np.empty(physics.shape[:2] + (2 * len(env.spec.probe_geoms),), dtype=np.float32)
+    in_view = np.empty(physics.shape[:2], dtype=bool)
     for index in np.ndindex(*physics.shape[:2]):
         env.set_state(physics[index])
         positions[index] = env.geom_positions()
+        in_view[index] = env.probe_geoms_in_view(IN_VIEW_SIZE)
     values = np.concatenate([observations.astype(np.float32), positions], axis=-1)
-    return ProbeTargets(values, names + env.geom_position_names())
+    return ProbeTargets(values, names + env.geom_position_names(), in_view)
 
 
 def probe_poolings(
@@ -113,7 +129,28 @@ def read_out(
     results = {name: ridge_probe(z, y, episode, test_episodes, targets.names, seed=seed) for name, z in latents.items()}
     for name in mlp_poolings:
         results[f"{MLP_PREFIX}{name}"] = mlp_probe(latents[name], y, episode, test_episodes, targets.names, seed=seed)
-    return results
+    if targets.in_view is None:
+        return results
+    test = np.isin(episode, test_episodes)
+    shown = targets.in_view[episodes, 1:].reshape(-1)[test]
+    if shown.sum() < 2:
+        return results  # no held-out frame to score (a tiny smoke run)
+    return results | {
+        f"{name}{IN_VIEW}": in_view_result(r, y[test], shown, targets.names) for name, r in results.items()
+    }
+
+
+def in_view_share(targets: ProbeTargets, test_episodes: np.ndarray) -> dict[str, float]:
+    """{"in_view_share": the share of held-out frames where every probe geom shows}, or {}."""
+    if targets.in_view is None:
+        return {}
+    return {"in_view_share": float(targets.in_view[test_episodes, 1:].mean())}
+
+
+def in_view_result(result: ProbeResult, truth: np.ndarray, shown: np.ndarray, names: list[str]) -> ProbeResult:
+    """`result` re-scored on the held-out rows where `shown` (R² around those rows' own mean)."""
+    r2 = r2_scores(truth[shown].astype(np.float64), result.predicted[shown])
+    return ProbeResult(r2={n: float(v) for n, v in zip(names, r2)}, predicted=result.predicted[shown])
 
 
 def flat_r2(results: dict[str, ProbeResult], prefix: str = "probe") -> dict[str, float]:
@@ -156,5 +193,10 @@ def probe_markdown(probe: dict | None) -> str:
     for key, r2 in probe["r2"].items():
         reader, pooling = ("MLP", key[len(MLP_PREFIX) :]) if key.startswith(MLP_PREFIX) else ("ridge", key)
         values = " | ".join(f"{r2.get(n, float('nan')):.2f}" for n in names)
-        lines.append(f"| {reader} | {pooling} | {values} |")
+        lines.append(f"| {reader} | {pooling.replace(IN_VIEW, ', in view')} | {values} |")
+    if any(key.endswith(IN_VIEW) for key in probe["r2"]):
+        lines += [
+            "",
+            "_in view_: scored only on the held-out frames where every probe geom shows (reacher: the fingertip is not hidden in the ball).",
+        ]
     return "\n".join(lines) + "\n"

@@ -67,5 +67,6 @@ def mlp_probe(
     net.load_state_dict(best_state)
     with torch.no_grad():
         predicted = net(x_test).numpy() * y_std + y_mean
-    r2 = r2_scores(states[test].astype(np.float64), predicted.astype(np.float64))
-    return ProbeResult(r2={n: float(v) for n, v in zip(names, r2)})
+    predicted = predicted.astype(np.float64)
+    r2 = r2_scores(states[test].astype(np.float64), predicted)
+    return ProbeResult(r2={n: float(v) for n, v in zip(names, r2)}, predicted=predicted)

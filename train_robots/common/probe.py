@@ -25,6 +25,8 @@ class ProbeResult:
     """Held-out R² per quantity."""
     alpha: dict[str, float] = field(default_factory=dict)
     """Ridge: the chosen regularisation per quantity (units of fitting rows)."""
+    predicted: np.ndarray | None = None
+    """The read-out's predictions on the held-out rows [N_test, Q], in row order (to score a subset)."""
 
 
 def _standardise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -100,10 +102,12 @@ def ridge_probe(
     lams = alpha * x_train.shape[0]
     preds = _predict(x_train, y[~test] - y_mean, x_test, np.unique(lams))
     columns = [preds[np.searchsorted(np.unique(lams), lam), :, q] for q, lam in enumerate(lams)]
-    r2 = r2_scores(y[test], np.stack(columns, axis=1) + y_mean)
+    predicted = np.stack(columns, axis=1) + y_mean
+    r2 = r2_scores(y[test], predicted)
     return ProbeResult(
         r2={n: float(v) for n, v in zip(names, r2)},
         alpha={n: float(a) for n, a in zip(names, alpha)},
+        predicted=predicted,
     )
 
 
