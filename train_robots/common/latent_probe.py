@@ -39,7 +39,7 @@ IN_VIEW_SIZE = 64
 """Frame size (px) of the segmentation render that decides whether a probe geom shows. Reacher's
 fingertip is hidden by the ball (an occlusion, at any size) or shows as at least a pixel or two."""
 
-_FLAT_KEY = re.compile(r"^probe_((?:mlp-)?(?:state|mean\+grid\d+|mean|grid\d+)(?:@in-view)?)_(.+)$")
+_FLAT_KEY = re.compile(rf"^probe_((?:mlp-)?(?:state|mean\+grid\d+|mean|grid\d+)(?:{re.escape(IN_VIEW)})?)_(.+)$")
 """probe_<[mlp-]pooling[@in-view]>_<quantity>, as `flat_r2` writes it (the state probe's "pooling" is `state`)."""
 
 EPISODES_PER_CHUNK = 8
