@@ -147,3 +147,59 @@ def test_dataset_of_another_encoder_is_refused(bc_data, tmp_path):
 def test_bad_flag_is_named():
     with pytest.raises(ConfigError, match="--val-fraction"):
         train_bc.main(train_bc.Config(val_fraction=1.5))
+
+
+def _walk_transitions(rng: np.random.Generator, episodes: int, steps: int) -> train_bc.Transitions:
+    """Random-walk latents whose 'expert' action is the walk's last step: only the change shows it."""
+    z = np.cumsum(rng.normal(size=(episodes, steps + 1, 4)), axis=1).astype(np.float32)
+    previous = np.concatenate([z[:, :1], z[:, :-1]], axis=1)
+    target = np.tanh(z[:, :, :2] - previous[:, :, :2])
+    flat = lambda x: torch.as_tensor(x.reshape(-1, x.shape[-1]))  # noqa: E731
+    return train_bc.Transitions(z=flat(z), previous=flat(previous), target=flat(target))
+
+
+@pytest.mark.parametrize("latent_change", [False, True])
+def test_only_a_latent_change_policy_learns_what_only_the_change_shows(latent_change, tmp_path):
+    from train_robots.common.envs import ControlEnv
+
+    rng = np.random.default_rng(0)
+    train, val = _walk_transitions(rng, 40, 50), _walk_transitions(rng, 10, 50)
+    cfg = bc_config(tmp_path, tmp_path, latent_change=latent_change, epochs=40, lr=3e-3)
+    torch.manual_seed(0)
+    policy = train_bc.build_policy(cfg, ControlEnv("reacher-easy"), train)
+    fit = train_bc.train_policy(cfg, policy, train, val, tmp_path / "bc.partial.pt", lambda *args: None)
+    baseline = train_bc.mean_action_loss(train, val)
+    if latent_change:
+        assert fit["val_loss"] < 0.1 * baseline
+    else:
+        assert fit["val_loss"] > 0.5 * baseline
+
+
+def test_the_controller_feeds_a_latent_change_policy_the_change_since_its_last_call():
+    from train_robots.common.envs import ControlEnv
+    from train_robots.common.policy import PolicyController, PolicyMLP
+
+    env = ControlEnv("reacher-easy")
+    torch.manual_seed(0)
+    policy = PolicyMLP(4, 2, 16, 1, env.action_low, env.action_high, latent_change=True)
+    controller = PolicyController(policy)
+    a, b = np.ones((3, 4), np.float32), np.full((3, 4), 2.0, np.float32)
+    as_t = torch.as_tensor
+    controller.reset([env], [0])
+    first, second = controller.act(a), controller.act(b)
+    with torch.no_grad():
+        np.testing.assert_allclose(first, policy(as_t(a), as_t(a)).numpy(), atol=1e-6)  # no change at the start
+        np.testing.assert_allclose(second, policy(as_t(b), as_t(a)).numpy(), atol=1e-6)
+    assert not np.allclose(second, policy(as_t(b), as_t(b)).detach().numpy())
+    controller.reset([env], [1])  # a new episode forgets the last one's latents
+    np.testing.assert_allclose(controller.act(b), policy(as_t(b), as_t(b)).detach().numpy(), atol=1e-6)
+
+
+def test_a_latent_change_run_saves_a_policy_that_reloads_with_its_validation_loss(bc_data, tmp_path):
+    metrics = train_bc.main(bc_config(bc_data, tmp_path, latent_change=True))
+    assert metrics["latent_change"] is True
+    policy = load_policy(tmp_path / "reacher-easy" / "state" / "bc.pt", task="reacher-easy")
+    assert policy.latent_change and policy.z_mean.shape == (16,)
+    data = load_dataset(bc_data / "reacher-easy" / "state")
+    part = train_bc.transitions(data, np.asarray(metrics["val_episodes"]), torch.device("cpu"))
+    assert train_bc.mean_loss(policy, part) == pytest.approx(metrics["val_loss"], rel=1e-5)

@@ -17,6 +17,7 @@ finished bc.pt / bc.json made with the same settings and data (`--force` redoes 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import sys
@@ -31,15 +32,22 @@ from tqdm import tqdm  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import CheckpointError, checkpoint_dir, load_checkpoint  # noqa: E402
+from train_robots.common.dagger import LabelledRollouts, labelled_rollouts  # noqa: E402
 from train_robots.common.data import META_NAME, DataError, Dataset, dataset_dir, load_dataset, recorded_expert  # noqa: E402
-from train_robots.common.encoders import EncoderInfo, build_encoder, encoder_info  # noqa: E402
+from train_robots.common.encoders import Encoder, EncoderInfo, build_encoder, encoder_info  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.experts import make_expert  # noqa: E402
 from train_robots.common.policy import KIND, PolicyController, PolicyMLP, load_policy, save_policy  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
-from train_robots.common.rollout import evaluate, format_success  # noqa: E402
+from train_robots.common.rollout import ExpertController, evaluate, format_success  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
-from train_robots.common.runtime import ConfigError, resolve_device, seed_everything, write_json  # noqa: E402
+from train_robots.common.runtime import (  # noqa: E402
+    ConfigError,
+    atomic_write_bytes,
+    resolve_device,
+    seed_everything,
+    write_json,
+)
 from train_robots.common.training import check_finite, save_curves, split_episodes  # noqa: E402
 
 
@@ -59,6 +67,16 @@ class Config(RunConfig):
     """AdamW weight decay."""
     input_noise: float = 0.0
     """Gaussian noise added to the training latents, in units of each dimension's std."""
+    latent_change: bool = False
+    """The policy also reads z_t - z_{t-1}, the latent's change over the last step: how fast things move,
+    which a single pixel latent hardly shows."""
+    dagger_rounds: int = 0
+    """DAgger rounds after the first fit: each runs the policy closed loop (encoder in the loop), has the
+    expert label every state it visits, and fits again on the data plus every label so far. 0: plain BC."""
+    dagger_episodes: int = 50
+    """Episodes per DAgger round (run in lockstep, from their own seed stream: never an evaluation start)."""
+    dagger_steps: int = 200
+    """Agent steps per DAgger episode."""
     patience: int = 20
     """Stop after this many epochs without a lower validation loss (the best weights are kept)."""
     val_fraction: float = 0.2
@@ -96,12 +114,16 @@ class Config(RunConfig):
             ("eval-episodes", sizes.eval_episodes),
             ("eval-episode-steps", sizes.eval_episode_steps),
             ("patience", self.patience),
+            ("dagger-episodes", self.dagger_episodes),
+            ("dagger-steps", self.dagger_steps),
             ("parallel", 1 if self.parallel is None else self.parallel),
         ]:
             if value < 1:
                 raise ConfigError(f"--{flag} must be at least 1, got {value}")
         if not sizes.bc_lr > 0:
             raise ConfigError(f"--lr must be positive, got {sizes.bc_lr}")
+        if self.dagger_rounds < 0:
+            raise ConfigError(f"--dagger-rounds must be >= 0, got {self.dagger_rounds}")
         if self.input_noise < 0:
             raise ConfigError(f"--input-noise must be >= 0, got {self.input_noise}")
         if self.weight_decay < 0:
@@ -124,18 +146,30 @@ def load_checked_dataset(cfg: Config, info: EncoderInfo) -> Dataset:
 
 @dataclass
 class Transitions:
-    """Every (z_t, expert action_t) of some episodes, flattened (finite: the loader refuses NaN/inf)."""
+    """Every (z_t, z_{t-1}, expert action_t) of some episodes, flattened (finite: the loader refuses
+    NaN/inf). At an episode's first step z_{t-1} is z_t itself, as in closed loop: no change yet."""
 
     z: torch.Tensor  # [M, D]
+    previous: torch.Tensor  # [M, D]
     target: torch.Tensor  # [M, A]
+
+    def __add__(self, other: Transitions) -> Transitions:
+        cat = torch.cat
+        return Transitions(
+            cat([self.z, other.z]), cat([self.previous, other.previous]), cat([self.target, other.target])
+        )
 
 
 def transitions(data: Dataset, episodes: np.ndarray, device: torch.device) -> Transitions:
-    z = data.z[episodes, :-1]  # the last observation has no action
-    return Transitions(
-        z=torch.as_tensor(z.reshape(-1, z.shape[-1]), device=device),
-        target=torch.as_tensor(data.expert_action[episodes].reshape(-1, data.expert_action.shape[-1]), device=device),
-    )
+    # the last observation has no action
+    return labelled_transitions(data.z[episodes, :-1], data.expert_action[episodes], device)
+
+
+def labelled_transitions(z: np.ndarray, expert_action: np.ndarray, device: torch.device) -> Transitions:
+    """Episodes of latents z [E, T, D] with the expert's action at each [E, T, A], flattened."""
+    previous = np.concatenate([z[:, :1], z[:, :-1]], axis=1)
+    flat = lambda x: torch.as_tensor(x.reshape(-1, x.shape[-1]), device=device)  # noqa: E731
+    return Transitions(z=flat(z), previous=flat(previous), target=flat(expert_action))
 
 
 # ---------------------------------------------------------------- training
@@ -144,10 +178,16 @@ def transitions(data: Dataset, episodes: np.ndarray, device: torch.device) -> Tr
 def build_policy(cfg: Config, env: ControlEnv, train: Transitions) -> PolicyMLP:
     sizes = cfg.sizes()
     policy = PolicyMLP(
-        train.z.shape[1], env.action_dim, sizes.bc_hidden, sizes.bc_layers, env.action_low, env.action_high
+        train.z.shape[1],
+        env.action_dim,
+        sizes.bc_hidden,
+        sizes.bc_layers,
+        env.action_low,
+        env.action_high,
+        latent_change=cfg.latent_change,
     )
-    z = train.z.cpu().numpy()
-    policy.set_normalizer(z.mean(axis=0), z.std(axis=0))
+    inputs = policy.inputs(train.z.cpu(), train.previous.cpu()).numpy()
+    policy.set_normalizer(inputs.mean(axis=0), inputs.std(axis=0))
     return policy.to(train.z.device)
 
 
@@ -155,7 +195,7 @@ def build_policy(cfg: Config, env: ControlEnv, train: Transitions) -> PolicyMLP:
 def mean_loss(policy: PolicyMLP, part: Transitions, chunk: int = 8192) -> float:
     total = 0.0
     for i in range(0, len(part.z), chunk):
-        pred = policy(part.z[i : i + chunk])
+        pred = policy(part.z[i : i + chunk], part.previous[i : i + chunk])
         total += torch.nn.functional.mse_loss(pred, part.target[i : i + chunk], reduction="sum").item()
     return total / part.target.numel()
 
@@ -174,10 +214,11 @@ def train_policy(cfg: Config, policy: PolicyMLP, train: Transitions, val: Transi
         order, losses = rng.permutation(len(train.z)), []
         for index, start in enumerate(range(0, len(order), sizes.bc_batch)):
             rows = order[start : start + sizes.bc_batch]
-            z = train.z[rows]
+            z, previous = train.z[rows], train.previous[rows]
             if cfg.input_noise > 0:  # smooths the policy between the few states the data visits
-                z = z + cfg.input_noise * policy.z_std * torch.randn_like(z)
-            loss = torch.nn.functional.mse_loss(policy(z), train.target[rows])
+                noise = cfg.input_noise * policy.z_std[: z.shape[1]] * torch.randn_like(z)
+                z, previous = z + noise, previous + noise  # the same shift: the latent's change stays true
+            loss = torch.nn.functional.mse_loss(policy(z, previous), train.target[rows])
             step += 1
             if not math.isfinite(loss.item()):
                 check_finite(loss.item(), step, f"{index} of epoch {epoch}", last_good=kept)
@@ -233,7 +274,9 @@ def training_signature(cfg: Config, data: Dataset) -> dict:
         "lr": sizes.bc_lr,
         "weight_decay": cfg.weight_decay,
         "input_noise": cfg.input_noise,
+        "latent_change": cfg.latent_change,
         "patience": cfg.patience,
+        "dagger": [cfg.dagger_rounds, cfg.dagger_episodes, cfg.dagger_steps] if cfg.dagger_rounds else None,
         "val_fraction": cfg.val_fraction,
         "seed": cfg.seed,
         "data": {
@@ -283,15 +326,15 @@ def main(cfg: Config) -> dict:
             print(f"{out / 'bc.json'}: up to date with these settings; skipping (--force redoes it)")
             return previous
 
+    encoder = build_encoder(cfg.encoder, env, sizes, device, cfg.encoder_source())
     reused = finished_policy(out / "bc.pt", info, cfg, signature)
     if reused is not None:
         print(f"{out / 'bc.pt'}: finished with these settings; reusing it")
         policy, fit = reused
     else:
-        policy, fit = fit_policy(cfg, env, data, info, out, signature, device)
+        policy, fit = fit_policy(cfg, env, data, info, out, signature, device, encoder)
 
     print(f"closed-loop evaluation: {sizes.eval_episodes} episodes x {sizes.eval_episode_steps} steps")
-    encoder = build_encoder(cfg.encoder, env, sizes, device, cfg.encoder_source())
     evaluation = evaluate(
         env,
         encoder,
@@ -307,6 +350,7 @@ def main(cfg: Config) -> dict:
     metrics = {
         **evaluation,
         **{k: fit[k] for k in ("train_loss", "val_loss", "val_loss_mean_action", "epochs", "best_epoch", "steps")},
+        **{k: fit.get(k) for k in ("dagger_transitions", "dagger_success_by_round", "dagger_return_by_round")},
         "encoder_id": info.id,
         "encoder_dim": info.dim,
         "task": cfg.task,
@@ -314,6 +358,7 @@ def main(cfg: Config) -> dict:
         "preset": cfg.preset,
         "hidden": sizes.bc_hidden,
         "layers": sizes.bc_layers,
+        "latent_change": cfg.latent_change,
         "lr": sizes.bc_lr,
         "batch_size": sizes.bc_batch,
         "train_episodes": fit["train_episodes"],
@@ -330,31 +375,141 @@ def main(cfg: Config) -> dict:
 
 
 def fit_policy(
-    cfg: Config, env: ControlEnv, data: Dataset, info: EncoderInfo, out: Path, signature: dict, device: torch.device
+    cfg: Config,
+    env: ControlEnv,
+    data: Dataset,
+    info: EncoderInfo,
+    out: Path,
+    signature: dict,
+    device: torch.device,
+    encoder: Encoder,
 ) -> tuple[PolicyMLP, dict]:
-    """Split, train and save bc.pt (+ bc_loss.png); returns the policy and its fit metrics."""
+    """Split, train (then the DAgger rounds, if any) and save bc.pt (+ bc_loss.png); returns the
+    policy and its fit metrics."""
     train_idx, val_idx = split_episodes(data.episodes, cfg.val_fraction, cfg.seed)
     train, val = transitions(data, train_idx, device), transitions(data, val_idx, device)
     print(f"BC on {len(train_idx)} train / {len(val_idx)} val episodes ({len(train.z)} transitions), {info.name}")
-    policy = build_policy(cfg, env, train)
     config = {"signature": signature, **asdict(cfg), "data_dir": str(cfg.data_dir), "ckpt_dir": str(cfg.ckpt_dir)}
+    rounds = DaggerRounds.load(out / DAGGER_FILE, signature, cfg.dagger_rounds)
+    policy, fit, history = fit_once(cfg, env, rounds.added_to(train, device), val, info, out, config)
+    expert = ExpertController(cfg.task, cfg.ckpt_dir)
+    for r in range(len(rounds.success), cfg.dagger_rounds):
+        rollouts = labelled_rollouts(
+            env,
+            encoder,
+            PolicyController(policy),
+            expert,
+            cfg.dagger_episodes,
+            cfg.dagger_steps,
+            cfg.seed,
+            first_episode=r * cfg.dagger_episodes,  # every round starts from new states
+            desc=f"dagger round {r + 1}/{cfg.dagger_rounds}",
+        )
+        rounds.add(rollouts).save(out / DAGGER_FILE, signature)
+        print(f"DAgger round {r + 1}: the policy solved {format_success(rollouts.success_rate)}; refitting")
+        policy, fit, history = fit_once(cfg, env, rounds.added_to(train, device), val, info, out, config)
+    fit.update(
+        val_loss_mean_action=mean_action_loss(train, val),
+        train_episodes=[int(i) for i in train_idx],
+        val_episodes=[int(i) for i in val_idx],
+        dagger_transitions=rounds.size,
+        dagger_success_by_round=rounds.success,
+        dagger_return_by_round=rounds.returns,
+    )
+    save_policy(out / "bc.pt", policy, cfg.task, info.to_dict(), fit["steps"], {**fit, "finished": True}, config)
+    save_curves(out / "bc_loss.png", history, "epoch", "MSE to expert action", f"BC ({info.name})", logy=True)
+    if rounds.success:
+        rounds.plot(out / "bc_dagger.png", f"BC ({info.name}) with DAgger")
+    print(f"val loss {fit['val_loss']:.5f} (mean-action baseline {fit['val_loss_mean_action']:.5f})")
+    return policy, fit
+
+
+def fit_once(
+    cfg: Config, env: ControlEnv, train: Transitions, val: Transitions, info: EncoderInfo, out: Path, config: dict
+) -> tuple[PolicyMLP, dict, dict]:
+    """A fresh policy fitted to `train`, early-stopped on `val`: (policy, fit metrics, loss history)."""
+    torch.manual_seed(cfg.seed)  # each fit starts alike, whatever ran before it (an encoder, a round)
+    policy = build_policy(cfg, env, train)
 
     def save(path: Path, step: int, metrics: dict) -> None:
         save_policy(path, policy, cfg.task, info.to_dict(), step, metrics, config)
 
     partial = out / "bc.partial.pt"  # best-so-far while training; bc.pt is only replaced by a finished run
     fit = train_policy(cfg, policy, train, val, partial, save)
-    fit.update(
-        val_loss_mean_action=mean_action_loss(train, val),
-        train_episodes=[int(i) for i in train_idx],
-        val_episodes=[int(i) for i in val_idx],
-    )
-    history = fit.pop("history")
-    save(out / "bc.pt", fit["steps"], {**fit, "finished": True})
     partial.unlink(missing_ok=True)
-    save_curves(out / "bc_loss.png", history, "epoch", "MSE to expert action", f"BC ({info.name})", logy=True)
-    print(f"val loss {fit['val_loss']:.5f} (mean-action baseline {fit['val_loss_mean_action']:.5f})")
-    return policy, fit
+    return policy, fit, fit.pop("history")
+
+
+# ---------------------------------------------------------------- DAgger rounds on disk
+
+DAGGER_FILE = "bc_dagger.npz"
+
+
+@dataclass
+class DaggerRounds:
+    """The expert-labelled rollouts of the DAgger rounds done so far, kept so a rerun resumes."""
+
+    z: list[np.ndarray]  # per round [E, T, D]
+    expert_action: list[np.ndarray]  # per round [E, T, A]
+    success: list[float | None]  # the collecting policy's success on that round's episodes
+    returns: list[float]
+
+    @classmethod
+    def load(cls, path: Path, signature: dict, rounds: int) -> DaggerRounds:
+        """The rounds saved at `path` by a run with this signature (bar the number of rounds), at most
+        `rounds` of them; none if there is no such file."""
+        empty = cls([], [], [], [])
+        if rounds == 0 or not path.exists():
+            return empty
+        with np.load(path) as saved:
+            if json.loads(str(saved["signature"])) != _without_rounds(signature):
+                print(f"note: {path} was made with other settings; starting the DAgger rounds anew")
+                return empty
+            n = min(rounds, len(saved["success"]))
+            print(f"{path}: resuming after DAgger round {n}")
+            success = [None if np.isnan(x) else float(x) for x in saved["success"][:n]]
+            return cls(list(saved["z"][:n]), list(saved["expert_action"][:n]), success, saved["returns"][:n].tolist())
+
+    def add(self, rollouts: LabelledRollouts) -> DaggerRounds:
+        self.z.append(rollouts.z)
+        self.expert_action.append(rollouts.expert_action)
+        self.success.append(rollouts.success_rate)
+        self.returns.append(rollouts.mean_return)
+        return self
+
+    def save(self, path: Path, signature: dict) -> None:
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            z=np.stack(self.z),
+            expert_action=np.stack(self.expert_action),
+            success=np.array([np.nan if x is None else x for x in self.success]),
+            returns=np.array(self.returns),
+            signature=json.dumps(_without_rounds(signature), sort_keys=True),
+        )
+        atomic_write_bytes(path, buffer.getvalue())
+
+    @property
+    def size(self) -> int:
+        """Labelled transitions in every round."""
+        return sum(z.shape[0] * z.shape[1] for z in self.z)
+
+    def added_to(self, train: Transitions, device: torch.device) -> Transitions:
+        """`train` and every round's labelled transitions."""
+        if not self.z:
+            return train
+        return train + labelled_transitions(np.concatenate(self.z), np.concatenate(self.expert_action), device)
+
+    def plot(self, path: Path, title: str) -> None:
+        curves = {"success (%)": [100 * (x or 0.0) for x in self.success]} if self.success[0] is not None else {}
+        curves["mean return"] = self.returns
+        save_curves(path, curves, "DAgger round (the policy fitted before it)", "closed loop", title)
+
+
+def _without_rounds(signature: dict) -> dict:
+    """What the saved rounds depend on: everything but how many rounds are asked for."""
+    dagger = signature.get("dagger")
+    return {**signature, "dagger": dagger[1:] if dagger else None}
 
 
 # ---------------------------------------------------------------- Modal (cloud GPUs)

@@ -75,19 +75,23 @@ def evaluate(
     gif_path: Path | None = None,
     plot_path: Path | None = None,
     desc: str = "eval",
+    stream: str = "eval",
+    first_episode: int = 0,
 ) -> dict:
     """Run `episodes` closed-loop episodes, `parallel` at a time; return flat metrics.
 
     `env` is the first of the environments (the others are made like it). An episode is solved
     if any of its steps earned the full reward. `ms_per_action` is the controller's time per
     action of one episode (batch time / N), `ms_per_batch` the whole batched call, and
-    `ms_per_step` observe + encode + act per episode and step (not the physics).
+    `ms_per_step` observe + encode + act per episode and step (not the physics). `stream` and
+    `first_episode` pick the starts: episodes first_episode, first_episode + 1, ... of that seed
+    stream (DAgger's rollouts use their own, so they never visit an evaluation start).
     """
     if episodes < 1 or episode_steps < 1:
         raise ValueError(f"evaluate needs episodes >= 1 and episode_steps >= 1, got {episodes}, {episode_steps}")
     width = episodes if parallel is None else max(1, min(int(parallel), episodes))
     envs = environments(env, width)
-    seeds = [episode_seed(seed, i, "eval") for i in range(episodes)]
+    seeds = [episode_seed(seed, first_episode + i, stream) for i in range(episodes)]
     returns, solved = np.zeros(episodes), np.zeros(episodes, bool)
     act_seconds, step_seconds, batch_sizes = [], [], []
     frames: list[np.ndarray] = []

@@ -27,7 +27,7 @@ class ConfigError(UserError, ValueError):
 
 # Episode seeds come from disjoint streams, so evaluation never replays a training episode
 # (nor the expert's own online training episodes, "expert").
-SEED_STREAMS = {"data": 0, "eval": 1, "expert": 2}
+SEED_STREAMS = {"data": 0, "eval": 1, "expert": 2, "dagger": 3}
 
 
 def resolve_device(name: str) -> torch.device:
