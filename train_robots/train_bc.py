@@ -419,7 +419,7 @@ def fit_policy(
     save_policy(out / "bc.pt", policy, cfg.task, info.to_dict(), fit["steps"], {**fit, "finished": True}, config)
     save_curves(out / "bc_loss.png", history, "epoch", "MSE to expert action", f"BC ({info.name})", logy=True)
     if rounds.success:
-        rounds.plot(out / "bc_dagger.png", f"BC ({info.name}) with DAgger")
+        rounds.plot(out / "bc_dagger.png", f"BC ({info.name}) with DAgger", cfg.dagger_steps)
     print(f"val loss {fit['val_loss']:.5f} (mean-action baseline {fit['val_loss_mean_action']:.5f})")
     return policy, fit
 
@@ -500,9 +500,10 @@ class DaggerRounds:
             return train
         return train + labelled_transitions(np.concatenate(self.z), np.concatenate(self.expert_action), device)
 
-    def plot(self, path: Path, title: str) -> None:
+    def plot(self, path: Path, title: str, episode_steps: int) -> None:
+        """Each round's success and return: those of the policy fitted before it, on its own episodes."""
         curves = {"success (%)": [100 * (x or 0.0) for x in self.success]} if self.success[0] is not None else {}
-        curves["mean return"] = self.returns
+        curves[f"mean return ({episode_steps}-step episodes)"] = self.returns
         save_curves(path, curves, "DAgger round (the policy fitted before it)", "closed loop", title)
 
 
