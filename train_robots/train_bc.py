@@ -7,10 +7,15 @@ real environment with the encoder in the loop, on evaluation seeds disjoint from
 
     python train_robots/train_bc.py --task reacher-easy --encoder state --preset cpu
     python train_robots/train_bc.py --encoder vjepa2-random --preset cpu --eval-episodes 10
+    python train_robots/train_bc.py --encoder vjepa2-task --preset cpu --dagger-rounds 6
     modal run train_robots/train_bc.py --encoder vjepa2 --preset full
 
+`--dagger-rounds N` adds DAgger (common/dagger.py): N rounds of running the policy closed loop
+and fitting again with the expert's labels of the states it visited.
+
 Writes to `<ckpt-dir>/<task>/<encoder>/`: bc.pt (the policy), bc.json (flat metrics),
-bc_loss.png, bc_returns.png and bc_episode0.gif. Rerunning the same command reuses a
+bc_loss.png, bc_returns.png and bc_episode0.gif (with DAgger also bc_dagger.npz, the labelled
+rounds, and bc_dagger.png). Rerunning the same command reuses a
 finished bc.pt / bc.json made with the same settings and data (`--force` redoes them).
 """
 
