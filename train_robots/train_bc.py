@@ -397,8 +397,9 @@ def fit_policy(
     config = {"signature": signature, **asdict(cfg), "data_dir": str(cfg.data_dir), "ckpt_dir": str(cfg.ckpt_dir)}
     rounds = DaggerRounds.load(out / DAGGER_FILE, signature, cfg.dagger_rounds)
     policy, fit, history = fit_once(cfg, env, rounds.added_to(train, device), val, info, out, config)
-    expert = ExpertController(cfg.task, cfg.ckpt_dir)
-    for r in range(len(rounds.success), cfg.dagger_rounds):
+    remaining = range(len(rounds.success), cfg.dagger_rounds)
+    expert = ExpertController(cfg.task, cfg.ckpt_dir) if remaining else None  # a locomotion expert is a file read
+    for r in remaining:
         rollouts = labelled_rollouts(
             env,
             encoder,
