@@ -50,6 +50,22 @@ def test_mpc_rerun_reuses_and_other_planners_run(smoke_dynamics, capsys):
     assert shooting["settings"]["cost"] == "cosine" and shooting["planner"] == "random"
 
 
+def test_first_episode_replays_an_episode_of_a_longer_run_alone(smoke_dynamics):
+    """Episode k of a run, replayed with --first-episode k --episodes 1, has the same start, goal
+    and plans: the per-episode figures of the parts average to the whole run's."""
+    data_dir, ckpt_dir = smoke_dynamics
+    both = mpc_planner.main(config(data_dir, ckpt_dir, planner="cem", name="both"))
+    parts = [
+        mpc_planner.main(config(data_dir, ckpt_dir, planner="cem", episodes=1, first_episode=k, name=f"ep{k}"))
+        for k in (0, 1)
+    ]
+    assert [p["seeds"][0] for p in parts] == both["seeds"]
+    assert parts[0]["goal_distance_start"] != parts[1]["goal_distance_start"]
+    for key in ("goal_distance_start", "goal_distance_min", "goal_distance_end"):
+        assert np.mean([p[key] for p in parts]) == pytest.approx(both[key], rel=1e-5), key
+    assert parts[1]["settings"]["first_episode"] == 1 and "first_episode" not in both["settings"]
+
+
 def test_mpc_without_dynamics_says_train_it_first(tmp_path):
     with pytest.raises(UserError, match="run train_dynamics.py first"):
         mpc_planner.main(config(tmp_path / "data", tmp_path / "ckpt"))
@@ -58,6 +74,8 @@ def test_mpc_without_dynamics_says_train_it_first(tmp_path):
 def test_mpc_rejects_bad_planner_settings(tmp_path):
     with pytest.raises(UserError, match="--planner"):
         mpc_planner.main(config(tmp_path, tmp_path, planner="ilqr"))
+    with pytest.raises(UserError, match="--first-episode"):
+        mpc_planner.main(config(tmp_path, tmp_path, first_episode=-1))
 
 
 def test_value_and_policy_prior_from_dream_sac(smoke_dynamics):

@@ -130,6 +130,9 @@ class Config(RunConfig):
     """Evaluation episodes (default: from the preset)."""
     episode_steps: int | None = None
     """Agent steps per evaluation episode (default: from the preset)."""
+    first_episode: int = 0
+    """Start at this evaluation episode of the seed: --first-episode 43 --episodes 1 replays episode
+    43 of a 50-episode run alone (its start, goal and plans are the same as in the full run)."""
     parallel: int | None = None
     """Evaluation episodes run in lockstep, planned in one batch (default: all that fit in memory)."""
     gif: bool = False
@@ -164,6 +167,8 @@ class Config(RunConfig):
         episodes, steps = self.sizes()
         if episodes < 1 or steps < 1:
             raise ConfigError(f"--episodes and --episode-steps must be at least 1, got {episodes}, {steps}")
+        if self.first_episode < 0:
+            raise ConfigError(f"--first-episode must be >= 0, got {self.first_episode}")
         if self.goal_settle_steps < 0:
             raise ConfigError(f"--goal-settle-steps must be >= 0, got {self.goal_settle_steps}")
         self._check_objective()
@@ -204,6 +209,8 @@ def settings(cfg: Config, dynamics: Path) -> dict:
         "episode_steps": steps,
         "dynamics_sha256": _digest(dynamics),
     }
+    if cfg.first_episode:  # only when set, so results from before the flag keep their settings
+        found["first_episode"] = cfg.first_episode
     if plan.value or plan.prior_samples:
         found["sac_sha256"] = _digest(cfg.sac_path())
     return found
@@ -294,6 +301,7 @@ def main(cfg: Config) -> dict:
         gif_path=out_dir / f"{stem}.gif" if cfg.gif else None,
         plot_path=out_dir / f"{stem}_returns.png",
         desc=f"mpc {cfg.planning.planner}",
+        first_episode=cfg.first_episode,
     )
     traces = controller.traces
     metrics.update(planning_figures(traces))
