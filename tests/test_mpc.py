@@ -64,6 +64,8 @@ def test_first_episode_replays_an_episode_of_a_longer_run_alone(smoke_dynamics):
     for key in ("goal_distance_start", "goal_distance_min", "goal_distance_end"):
         assert np.mean([p[key] for p in parts]) == pytest.approx(both[key], rel=1e-5), key
     assert parts[1]["settings"]["first_episode"] == 1 and "first_episode" not in both["settings"]
+    # 8 steps are too short to reach the target: both are missed, and named by their index in the seed
+    assert both["missed_episodes"] == [0, 1] and parts[1]["missed_episodes"] == [1]
 
 
 def test_mpc_without_dynamics_says_train_it_first(tmp_path):

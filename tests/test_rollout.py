@@ -23,6 +23,7 @@ METRIC_KEYS = {
     "encoder",
     "returns",
     "successes",
+    "missed_episodes",
 }
 
 
@@ -57,6 +58,7 @@ def test_expert_solves_reacher_through_evaluate(tmp_path, env, state_encoder):
     )
     assert METRIC_KEYS <= set(metrics)
     assert metrics["success_rate"] == 1.0 and metrics["successes"] == [True, True]
+    assert metrics["missed_episodes"] == []
     # within 60 steps the expert reaches the target early and stays: most steps earn reward
     assert metrics["mean_return"] > 60 and len(metrics["returns"]) == 2
     assert metrics["mean_return"] == pytest.approx(np.mean(metrics["returns"]))
@@ -115,5 +117,5 @@ def test_locomotion_has_no_success_rate_only_a_return(tmp_path):
     encoder = build_encoder("state", walker, get_preset("smoke"), torch.device("cpu"))
     plot = tmp_path / "returns.png"
     metrics = evaluate(walker, encoder, Recorder(walker.action_dim), 2, 5, seed=0, plot_path=plot)
-    assert metrics["success_rate"] is None and metrics["successes"] is None
+    assert metrics["success_rate"] is None and metrics["successes"] is None and metrics["missed_episodes"] is None
     assert metrics["mean_return"] > 0 and plot.stat().st_size > 0  # a fallen walker still earns a little

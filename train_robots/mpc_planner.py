@@ -327,6 +327,8 @@ def main(cfg: Config) -> dict:
         f"+- {metrics['std_return']:.1f}, {metrics['ms_per_action']:.1f} ms/action ({metrics['ms_per_batch']:.1f} ms "
         f"per batch of {parallel}) -> {out_dir / stem}.json"
     )
+    if metrics["missed_episodes"]:
+        print(f"missed episodes {metrics['missed_episodes']} (replay one alone: --first-episode K --episodes 1)")
     return metrics
 
 

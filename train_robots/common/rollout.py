@@ -145,6 +145,8 @@ def evaluate(
         "encoder": encoder.info.name,
         "returns": [float(r) for r in returns],
         "successes": successes,
+        # Indices among the seed's episodes (as --first-episode counts them), to replay a miss alone.
+        "missed_episodes": None if successes is None else [first_episode + i for i, s in enumerate(successes) if not s],
     }
 
 
