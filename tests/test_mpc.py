@@ -66,6 +66,10 @@ def test_first_episode_replays_an_episode_of_a_longer_run_alone(smoke_dynamics):
     assert parts[1]["settings"]["first_episode"] == 1 and "first_episode" not in both["settings"]
     # 8 steps are too short to reach the target: both are missed, and named by their index in the seed
     assert both["missed_episodes"] == [0, 1] and parts[1]["missed_episodes"] == [1]
+    # without --name a replay writes beside the run it replays, never over it
+    mpc_planner.main(config(data_dir, ckpt_dir, planner="cem", episodes=1, first_episode=1))
+    out = ckpt_dir / "reacher-easy" / "state"
+    assert json.loads((out / "mpc_cem_from1.json").read_text())["seeds"] == both["seeds"][1:]
 
 
 def test_mpc_without_dynamics_says_train_it_first(tmp_path):

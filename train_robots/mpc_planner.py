@@ -132,7 +132,8 @@ class Config(RunConfig):
     """Agent steps per evaluation episode (default: from the preset)."""
     first_episode: int = 0
     """Start at this evaluation episode of the seed: --first-episode 43 --episodes 1 replays episode
-    43 of a 50-episode run alone (its start, goal and plans are the same as in the full run)."""
+    43 of a 50-episode run alone (its start, goal and plans are the same as in the full run), into
+    mpc_<planner>_from43.json unless --name says otherwise."""
     parallel: int | None = None
     """Evaluation episodes run in lockstep, planned in one batch (default: all that fit in memory)."""
     gif: bool = False
@@ -149,7 +150,11 @@ class Config(RunConfig):
         return self.planning.sized(get_preset(self.preset, self.task), task_spec(self.task))
 
     def stem(self) -> str:
-        return self.name or f"mpc_{self.planning.planner}"
+        """Outputs' name: --name, else mpc_<planner>; a replay from --first-episode K gets _from<K>
+        appended, so it never replaces the full run it replays."""
+        if self.name:
+            return self.name
+        return f"mpc_{self.planning.planner}" + (f"_from{self.first_episode}" if self.first_episode else "")
 
     def sac_path(self) -> Path:
         return self.sac or checkpoint_dir(self.ckpt_dir, self.task, self.encoder) / "sac.pt"
