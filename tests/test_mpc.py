@@ -104,6 +104,12 @@ def test_value_and_policy_prior_from_dream_sac(smoke_dynamics):
     written = json.loads((out / "mpc_cem_guided.json").read_text())
     assert written["settings"]["value"] and written["settings"]["prior_samples"] == 8
     assert "sac_sha256" in written["settings"] and metrics["episodes"] == 1
+    assert "handover" not in written["settings"] and metrics["plans_past_handover"] == 0
+    handed = mpc_planner.main(
+        config(data_dir, ckpt_dir, prior_samples=8, handover=1.0, hold_horizon=3, episodes=1, name="mpc_cem_hand")
+    )
+    assert handed["settings"]["handover"] == 1.0 and handed["settings"]["hold_horizon"] == 3
+    assert 0 <= handed["plans_past_handover"] <= 1
     # reacher's defaults: the actor's share of samples, no critic, a goal that must be held
     default = mpc_planner.main(config(data_dir, ckpt_dir, prior_samples=None, episodes=1, name="mpc_cem_default"))
     assert default["settings"]["prior_samples"] == 64 // 20 and default["settings"]["value"] is False

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from train_robots.common.imagination import imagination
-from train_robots.common.planners import Planner, PlannerConfig
+from train_robots.common.planners import Planner, PlannerConfig, windowed
 from train_robots.common.runtime import ConfigError
 from train_robots.common.world_model import WorldModel, WorldModelConfig
 
@@ -306,3 +306,56 @@ def test_cuda_graphs_with_value_prior_and_no_goal():
         planner.reset([3, 4])
         plans.append(planner.plan(np.zeros((2, 16), np.float32), None))
     np.testing.assert_allclose(plans[1].actions, plans[0].actions, atol=1e-4)
+
+
+def test_handover_drops_the_actors_samples_near_the_goal_only():
+    model, z0, goal = quadratic_problem()  # the actor holds 0.3, which reaches the goal from z0
+    cfg = dict(samples=6, elites=2, horizon=10, iterations=1, cost="l2", reward_weight=0.0, precision="fp32")
+    agent = constant_actor_agent(4, 4, 0.3)
+    planner = Planner(
+        model,
+        PlannerConfig(planner="random", prior_samples=2, handover=0.5, **cfg),
+        -np.ones(4),
+        np.ones(4),
+        agent=agent,
+    )
+    planner.reset([0, 1])
+    first = planner.plan(np.stack([z0, z0]), np.stack([goal, goal]))
+    assert not first.holding.any()
+    np.testing.assert_allclose(first.actions, 0.3, atol=1e-5)
+    near = goal + 0.01 * (z0 - goal)  # within half of the first plan's distance
+    second = planner.plan(np.stack([z0, near]), np.stack([goal, goal]))
+    assert second.holding.tolist() == [False, True]
+    np.testing.assert_allclose(second.actions[0], 0.3, atol=1e-5)  # far: the actor still leads
+    assert np.abs(second.actions[1] - 0.3).max() > 0.1  # near: only Gaussian samples compete
+    for bad in (dict(prior_samples=0), dict(objective="reward", reward_weight=1.0)):
+        with pytest.raises(ConfigError, match="--handover"):
+            PlannerConfig(**{**cfg, "prior_samples": 2, "handover": 0.5, **bad}).validate()
+    with pytest.raises(ConfigError, match="--handover must lie"):
+        PlannerConfig(handover=1.5).validate()
+
+
+def test_hold_horizon_reads_the_goal_distance_over_its_first_steps_past_the_handover():
+    distance = torch.arange(8.0).reshape(2, 1, 4)  # problem 0: 0 1 2 3; problem 1: 4 5 6 7
+    window = torch.tensor([4.0, 2.0])
+    torch.testing.assert_close(windowed(distance, window, "every"), torch.tensor([[1.5], [4.5]]))
+    torch.testing.assert_close(windowed(distance, window, "final"), torch.tensor([[3.0], [5.0]]))
+    torch.testing.assert_close(windowed(distance, None, "every"), torch.tensor([[1.5], [5.5]]))
+    model, z0, goal = quadratic_problem()
+    cfg = dict(samples=32, elites=4, horizon=10, iterations=2, reward_weight=0.0, precision="fp32", cost_at="every")
+    cfg |= dict(prior_samples=2, handover=0.5, hold_horizon=3)
+    planner = Planner(model, PlannerConfig(**cfg), -np.ones(4), np.ones(4), agent=constant_actor_agent(4, 4, 0.3))
+    planner.reset([0, 1])
+    planner.plan(np.stack([z0, z0]), np.stack([goal, goal]))
+    plan = planner.plan(np.stack([z0, goal + 0.01 * (z0 - goal)]), np.stack([goal, goal]))
+    assert plan.holding.tolist() == [False, True] and plan.imagined_distance.shape == (2, 10)
+    np.testing.assert_allclose(plan.cost[0], plan.imagined_distance[0].mean(), rtol=1e-5)
+    np.testing.assert_allclose(plan.cost[1], plan.imagined_distance[1, :3].mean(), rtol=1e-5)
+    near = goal + 0.01 * (z0 - goal)
+    both = planner.plan(np.stack([near, near]), np.stack([goal, goal]))  # no cost reads past step 3
+    assert both.holding.all() and both.imagined_distance.shape == (2, 3) and both.actions.shape == (2, 10, 4)
+    np.testing.assert_allclose(both.cost, both.imagined_distance.mean(1), rtol=1e-5)
+    with pytest.raises(ConfigError, match="--hold-horizon applies past --handover"):
+        PlannerConfig(hold_horizon=3).validate()
+    with pytest.raises(ConfigError, match="--hold-horizon must lie"):
+        PlannerConfig(**{**cfg, "hold_horizon": 11}).validate()

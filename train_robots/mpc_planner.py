@@ -216,6 +216,9 @@ def settings(cfg: Config, dynamics: Path) -> dict:
     }
     if cfg.first_episode:  # only when set, so results from before the flag keep their settings
         found["first_episode"] = cfg.first_episode
+    for name in ("handover", "hold_horizon"):  # likewise
+        if not found[name]:
+            del found[name]
     if plan.value or plan.prior_samples:
         found["sac_sha256"] = _digest(cfg.sac_path())
     return found
@@ -360,6 +363,7 @@ def planning_figures(traces: list[EpisodeTrace]) -> dict:
     figures = {
         "plans": int(best.shape[0]),
         "ms_per_plan": 1000.0 * float(np.mean(np.concatenate([t.plan_seconds for t in traces]))),
+        "plans_past_handover": float(np.mean(np.concatenate([t.holding for t in traces]))),
         "planning_best_cost_per_iteration": best.mean(0).tolist(),
         "planning_mean_cost_per_iteration": mean.mean(0).tolist(),
     }

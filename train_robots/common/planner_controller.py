@@ -42,6 +42,8 @@ class EpisodeTrace:
     """Per plan: the mean sample cost per iteration."""
     pose_error: list[float] = field(default_factory=list)
     """Mean joint-angle error (rad) to the goal's pose at each step (before acting): does it hold the pose?"""
+    holding: list[bool] = field(default_factory=list)
+    """Per plan: whether it planned past --handover (without the actor's samples)."""
     plan_seconds: list[float] = field(default_factory=list)
     """Per plan: this episode's share of the batch's planning time (batch time / N)."""
     latents: list[np.ndarray] = field(default_factory=list)
@@ -111,6 +113,7 @@ class PlannerController:
             for i, trace in enumerate(traces):
                 trace.best_cost.append(self._plan.best_cost[i].tolist())
                 trace.mean_cost.append(self._plan.mean_cost[i].tolist())
+                trace.holding.append(bool(self._plan.holding[i]))
                 trace.plan_seconds.append(self._plan.seconds / len(traces))
         actions = self._plan.actions[:, k].astype(np.float32)
         real = self.planner.distance(z, self._goal_z) if self.uses_goals else None

@@ -104,6 +104,16 @@ class PlannerConfig:
     prior_samples: int = 0
     """Of each iteration's samples, this many roll dream-SAC's actor through the model (a policy
     prior, as TD-MPC2; the first is its mean action)."""
+    handover: float = 0.0
+    """Toward a goal image: once a problem's goal distance falls below this fraction of its
+    distance at the episode's first plan, its actor samples give way to Gaussian ones. The actor
+    leads the arm out of a trap far from the goal; the goal image alone sets the pose near it,
+    which the actor (trained on the task's reward, not this pose) does not hold. 0: the actor's
+    samples always compete."""
+    hold_horizon: int = 0
+    """Past --handover, the goal distance is read over the first this many imagined steps only
+    (0: all of --horizon). A long horizon sees past a detour; a short one holds a pose (reacher,
+    seed 0: 40 steps held 14% of goal poses at step 120, 20 steps 74%)."""
     gamma: float = 0.99
     """Discount of the value-bootstrapped reward term."""
     uncertainty_penalty: float = 0.0
@@ -152,6 +162,17 @@ class PlannerConfig:
                 0 <= self.prior_samples <= self.samples - 2,
                 f"--prior-samples must lie in [0, --samples - 2], got {self.prior_samples}",
             ),
+            (0 <= self.handover <= 1, f"--handover must lie in [0, 1], got {self.handover}"),
+            (
+                not self.handover or (self.objective == "goal" and self.prior_samples > 0),
+                "--handover hands a goal-image plan over from the actor's samples: it needs "
+                "--objective goal and --prior-samples > 0",
+            ),
+            (
+                0 <= self.hold_horizon <= self.horizon,
+                f"--hold-horizon must lie in [0, --horizon], got {self.hold_horizon}",
+            ),
+            (not self.hold_horizon or self.handover, "--hold-horizon applies past --handover: set --handover too"),
             (0 < self.gamma < 1, f"--gamma must lie in (0, 1), got {self.gamma}"),
             (
                 1 <= self.replan_every <= self.horizon,
@@ -179,14 +200,23 @@ class Plan:
     mean_cost: np.ndarray
     """[N, iterations]: the mean cost of each iteration's samples."""
     imagined_distance: np.ndarray
-    """[N, H] goal distance of each imagined latent along the executed sequence."""
+    """[N, H] goal distance of each imagined latent along the executed sequence (H: --hold-horizon
+    when every problem is past --handover)."""
+    holding: np.ndarray
+    """[N] whether the problem planned past --handover (without the actor's samples)."""
     seconds: float = 0.0
     """Wall time of the whole batch."""
 
     def single(self) -> Plan:
         """The plan of a batch of one, without the leading N."""
         return Plan(
-            self.actions[0], self.cost[0], self.best_cost[0], self.mean_cost[0], self.imagined_distance[0], self.seconds
+            self.actions[0],
+            self.cost[0],
+            self.best_cost[0],
+            self.mean_cost[0],
+            self.imagined_distance[0],
+            self.holding[0],
+            self.seconds,
         )
 
 
@@ -221,15 +251,18 @@ class Planner:
         self.imagine = imagination(model, self._unit_weight, cfg.reward_weight != 0, self.precision)
         self.generators: list[torch.Generator] = []
         self._previous: torch.Tensor | None = None
+        self._window: torch.Tensor | None = None
+        self._steps_read = cfg.horizon
         self._executed = 1
         self._graphed = CudaGraphs(self._evaluate) if cfg.cuda_graphs and self.device.type == "cuda" else None
 
     def _cost(self, z0: torch.Tensor, goal: torch.Tensor, units: torch.Tensor, per_step: bool = False):
         """`_evaluate`, replayed as a CUDA graph where that is on and the imagination is the MLP's
         (its outputs are then overwritten by the next call: every caller reads them at once)."""
+        window, units = self._window, units[:, :, : self._steps_read]
         if self._graphed is not None and isinstance(self.imagine, MLPImagination):
-            return self._graphed(z0, goal, units, per_step=per_step)
-        return self._evaluate(z0, goal, units, per_step=per_step)
+            return self._graphed(z0, goal, units, window, per_step=per_step)
+        return self._evaluate(z0, goal, units, window, per_step=per_step)
 
     def reset(self, episode_seeds: Sequence[int] | None = None) -> None:
         """Start new episodes: forget the previous plans, and give each episode its own random
@@ -261,7 +294,9 @@ class Planner:
         if len(self.generators) != z0.shape[0]:
             raise ValueError(f"planning {z0.shape[0]} problems, but reset() started {len(self.generators)} episodes")
         self._executed = executed
-        self._prior = self._policy_prior(z0) if self.cfg.prior_samples else None
+        self._holding = self._handed_over(z0, goal)
+        self._window, self._steps_read = self._cost_window()
+        self._prior = self._policy_prior(z0) if self.cfg.prior_samples and not self._holding.all() else None
         search = {"random": self._random, "cem": self._cem, "mppi": self._mppi}[self.cfg.planner]
         units, history = search(z0, goal)
         self._previous = units
@@ -273,6 +308,7 @@ class Planner:
             best_cost=best,
             mean_cost=mean,
             imagined_distance=distance[:, 0].cpu().numpy(),
+            holding=self._holding.cpu().numpy(),
             seconds=time.perf_counter() - start,
         )
         return plan.single() if single else plan
@@ -284,6 +320,25 @@ class Planner:
         if z_goal is None:
             return None
         return self.embed(torch.as_tensor(z_goal, dtype=torch.float32, device=self.device).reshape(z0.shape[0], -1))
+
+    def _handed_over(self, z0: torch.Tensor, goal: torch.Tensor | None) -> torch.Tensor:
+        """[N] bool: problems within --handover of their first plan's goal distance (the first
+        plan after reset() records that distance)."""
+        if not self.cfg.handover or goal is None:
+            return torch.zeros(z0.shape[0], dtype=torch.bool, device=self.device)
+        now = goal_distance(self.embed(z0), goal, self.cfg.cost)
+        if self._previous is None:
+            self._start_distance = now
+        return now < self.cfg.handover * self._start_distance
+
+    def _cost_window(self) -> tuple[torch.Tensor | None, int]:
+        """[N] imagined steps each problem's goal distance reads (None: all, for every problem),
+        and how many steps to imagine at all: when every problem holds, none reads past --hold-horizon."""
+        if not self.cfg.hold_horizon:
+            return None, self.cfg.horizon
+        horizon, held = float(self.cfg.horizon), float(self.cfg.hold_horizon)
+        window = torch.where(self._holding, held, horizon).to(torch.float32)
+        return window, self.cfg.hold_horizon if bool(self._holding.all()) else self.cfg.horizon
 
     @torch.no_grad()
     def _policy_prior(self, z0: torch.Tensor) -> torch.Tensor:
@@ -300,10 +355,13 @@ class Planner:
         return torch.stack(units, 1).unflatten(0, (n, p))
 
     def _with_prior(self, units: torch.Tensor) -> torch.Tensor:
-        """The last prior_samples of each problem's samples replaced by the policy prior's."""
+        """The last prior_samples of each problem's samples replaced by the policy prior's (but
+        for the problems past --handover)."""
         if self._prior is None:
             return units
-        return torch.cat([units[:, : -self._prior.shape[1]], self._prior], 1)
+        kept = units[:, : -self._prior.shape[1]]
+        prior = torch.where(self._holding[:, None, None, None], units[:, kept.shape[1] :], self._prior)
+        return torch.cat([kept, prior], 1)
 
     def embed(self, z: torch.Tensor) -> torch.Tensor:
         """Raw latents [..., D] -> the space goal distances are measured in."""
@@ -399,17 +457,19 @@ class Planner:
     def _to_env(self, units: torch.Tensor) -> torch.Tensor:
         return self._mid + self._half * units
 
-    def _evaluate(self, z0, goal, units, per_step: bool = False):
-        """Costs [N, S] of sequences [N, S, H, A] (and [N, S, H'] goal distances along them)."""
+    def _evaluate(self, z0, goal, units, window=None, per_step: bool = False):
+        """Costs [N, S] of sequences [N, S, H, A] (and [N, S, H'] goal distances along them);
+        `window` [N]: the imagined steps each problem's goal distance reads (None: all)."""
         cfg = self.cfg
-        imagined = self.imagine(z0, self._to_env(units), per_step or cfg.cost_at == "every", final_latent=cfg.value)
+        every_step = per_step or cfg.cost_at == "every" or window is not None
+        imagined = self.imagine(z0, self._to_env(units), every_step, final_latent=cfg.value)
         z = imagined["z"]  # [N, S, H', D]
         if goal is None:
             distance = z.new_zeros(z.shape[:-1])
             cost = distance[..., -1]
         else:
             distance = goal_distance(z, goal[:, None, None].expand_as(z), cfg.cost)
-            cost = distance.mean(-1) if cfg.cost_at == "every" else distance[..., -1]
+            cost = windowed(distance, window, cfg.cost_at)
         if cfg.reward_weight:
             cost = cost - cfg.reward_weight * self._reward_term(imagined)
         if cfg.uncertainty_penalty:
@@ -427,6 +487,19 @@ class Planner:
         final = imagined["z_final"]
         value = self.agent.value(final.flatten(0, 1)).unflatten(0, final.shape[:2])
         return (1 - gamma) * ((reward * discounts).sum(-1) + gamma**horizon * value)
+
+
+def windowed(distance: torch.Tensor, window: torch.Tensor | None, cost_at: str) -> torch.Tensor:
+    """Goal costs [N, S] from distances [N, S, H]: their mean (cost_at every) or the last (final),
+    over the first window[n] steps of problem n (None: all H)."""
+    if window is None:
+        return distance.mean(-1) if cost_at == "every" else distance[..., -1]
+    steps = torch.arange(distance.shape[-1], device=distance.device)
+    if cost_at == "every":
+        inside = (steps < window[:, None]).to(distance.dtype)  # [N, H]
+        return (distance * inside[:, None]).sum(-1) / window[:, None]
+    last = (window.long() - 1)[:, None, None].expand(*distance.shape[:2], 1)
+    return distance.gather(-1, last)[..., 0]
 
 
 def colored_noise(
