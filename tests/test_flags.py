@@ -15,7 +15,7 @@ SHARED = "--task --encoder --encoder-id --preset --seed --device --data-dir --ck
 PLANNER = (
     "--planner --samples --horizon --iterations --elites --init-std --min-std --temperature --noise-beta "
     "--mppi-adapt-std --no-mppi-adapt-std --warm-start --no-warm-start --replan-every --cost --cost-at --cost-units "
-    "--reward-weight --uncertainty-penalty --precision"
+    "--reward-weight --uncertainty-penalty --handover --hold-horizon --precision"
 )
 # What each script's --help listed before its Config extended RunConfig (generate had no --ckpt-dir).
 FLAGS = {
@@ -96,9 +96,13 @@ def test_planner_guidance_defaults_follow_the_objective():
         return cli.parse(mpc_planner.Config, ["--samples", "500", *args]).planner_config()
 
     reacher, walker = planner(), planner("--task", "walker-walk")
-    assert (reacher.objective, reacher.value, reacher.prior_samples, reacher.cost_at) == ("goal", False, 25, "every")
+    assert (reacher.objective, reacher.value, reacher.prior_samples, reacher.cost_at) == ("goal", False, 250, "every")
     assert (walker.objective, walker.value, walker.prior_samples) == ("reward", True, 250)
-    assert (reacher.horizon, walker.horizon, planner("--horizon", "5").horizon) == (20, 10, 5)
+    assert (reacher.horizon, walker.horizon, planner("--horizon", "5").horizon) == (40, 10, 5)
+    # toward a goal image the actor hands over near the goal; no handover without its samples or a goal
+    assert (reacher.handover, reacher.hold_horizon, walker.handover, walker.hold_horizon) == (0.5, 20, 0, 0)
+    assert planner("--prior-samples", "0").handover == 0 and planner("--horizon", "5").hold_horizon == 5
+    assert planner("--handover", "0").hold_horizon == 0 and planner("--hold-horizon", "7").hold_horizon == 7
     assert planner("--value", "True").value and planner("--prior-samples", "0").prior_samples == 0
     tiny = cli.parse(mpc_planner.Config, ["--task", "walker-walk", "--samples", "2", "--elites", "2"]).planner_config()
     tiny.validate()  # a default never breaks the planner's own bounds

@@ -35,6 +35,8 @@ def test_mpc_writes_metrics_goal_and_plots(smoke_dynamics):
     assert written["plans"] == 2 * 4  # 8 steps, a plan every 2
     assert len(written["planning_best_cost_per_iteration"]) == 2
     assert written["goal_steps_mean"] >= 1
+    # without the actor's samples there is nothing to hand over (and the settings say nothing of it)
+    assert "handover" not in written["settings"] and written["plans_past_handover"] == 0
     for name in ("mpc_cem_goal.png", "mpc_cem_planning.png", "mpc_cem_returns.png"):
         assert (out / name).stat().st_size > 0
     assert metrics["success_rate"] == written["success_rate"]
@@ -104,7 +106,6 @@ def test_value_and_policy_prior_from_dream_sac(smoke_dynamics):
     written = json.loads((out / "mpc_cem_guided.json").read_text())
     assert written["settings"]["value"] and written["settings"]["prior_samples"] == 8
     assert "sac_sha256" in written["settings"] and metrics["episodes"] == 1
-    assert "handover" not in written["settings"] and metrics["plans_past_handover"] == 0
     handed = mpc_planner.main(
         config(data_dir, ckpt_dir, prior_samples=8, handover=1.0, hold_horizon=3, episodes=1, name="mpc_cem_hand")
     )
@@ -112,7 +113,8 @@ def test_value_and_policy_prior_from_dream_sac(smoke_dynamics):
     assert 0 <= handed["plans_past_handover"] <= 1
     # reacher's defaults: the actor's share of samples, no critic, a goal that must be held
     default = mpc_planner.main(config(data_dir, ckpt_dir, prior_samples=None, episodes=1, name="mpc_cem_default"))
-    assert default["settings"]["prior_samples"] == 64 // 20 and default["settings"]["value"] is False
+    assert default["settings"]["prior_samples"] == 64 // 2 and default["settings"]["value"] is False
+    assert default["settings"]["handover"] == 0.5 and default["settings"]["hold_horizon"] == 5  # capped by --horizon
     assert default["settings"]["cost_at"] == "every"
     assert (
         not (out / "mpc_cem.json").exists()

@@ -62,16 +62,22 @@ from train_robots.common.runtime import (  # noqa: E402
 from train_robots.common.sac import SACAgent, load_agent  # noqa: E402
 from train_robots.common.world_model import load_world_model  # noqa: E402
 
-PRIOR_SHARE = {"goal": 20, "reward": 2}
-"""By default one in PRIOR_SHARE[objective] of the planner's samples comes from dream-SAC's actor:
-toward a goal image the actor only seeds the search; maximising the learned reward it must carry
-it (walker CEM: 362 with 25 of 500 actor samples, 790 with 250)."""
+PRIOR_SHARE = {"goal": 2, "reward": 2}
+"""By default one in PRIOR_SHARE[objective] of the planner's samples comes from dream-SAC's actor.
+Maximising the learned reward it must carry the search (walker CEM: 362 with 25 of 500 actor
+samples, 790 with 250); toward a goal image it leads the arm out of traps the goal distance cannot
+see past (reacher: the elbow's short way to the goal crosses its limit), until --handover."""
 
-HORIZON = {"goal": 20, "reward": 10}
-"""Default agent steps imagined ahead per objective. Toward a goal image a 10-step goal distance
-cannot see past a detour: reacher CEM missed whole episodes (94 / 92 / 90% on seeds 0 / 1 / 2);
-20 steps solve 98 / 94 / 98% at twice the planning time. Maximising the learned reward, dream-SAC's
-critic sees past the horizon instead."""
+HORIZON = {"goal": 40, "reward": 10}
+"""Default agent steps imagined ahead per objective. Toward a goal image a 40-step window shows
+where the actor's detour ends (seed 1's trapped episodes: missed at 20 steps, solved at 40 with
+the actor's samples); maximising the learned reward, dream-SAC's critic sees past the horizon."""
+
+HANDOVER, HOLD_HORIZON = 0.5, 20
+"""Toward a goal image, by default: once the goal distance is below half of the episode's first,
+no more actor samples and a 20-step goal distance, which hold the goal pose (reacher, 120 steps,
+seeds 1 / 2: 76 / 66% of goal poses held, against 10 / 2% without the handover and 66 / 62% with
+the earlier default of 20 steps and 25 actor samples, which missed three of seed 1's episodes)."""
 
 POSE_HELD_RAD = 0.1
 """A goal pose counts as held when the episode ends within this mean joint-angle error."""
@@ -93,10 +99,15 @@ class PlannerFlags(PlannerConfig):
     --objective reward, where it lifts cheetah CEM from 122 to 459; False with goal, where the
     search exploits the critic and reacher's return fell from 918 to 767)."""
     prior_samples: int | None = None
-    """Samples from dream-SAC's actor per iteration (default: 1 in 20 of --samples toward a goal
-    image, as TD-MPC2's 24 of 512; half of them with --objective reward; 0: none)."""
+    """Samples from dream-SAC's actor per iteration (default: half of --samples; 0: none)."""
     horizon: int | None = None
-    """Agent steps imagined ahead (default: 20 toward a goal image, 10 with --objective reward)."""
+    """Agent steps imagined ahead (default: 40 toward a goal image, 10 with --objective reward)."""
+    handover: float | None = None
+    """Below this fraction of the episode's first goal distance, plan without the actor's samples
+    (default: 0.5 toward a goal image with actor samples; 0: never)."""
+    hold_horizon: int | None = None
+    """Past --handover, read the goal distance over this many imagined steps (default: 20, or
+    --horizon if shorter, where a handover is on)."""
 
     def sized(self, preset: Preset, task: TaskSpec) -> PlannerConfig:
         """The planner's config, with the preset's sizes and the task's objective (and with it
@@ -112,7 +123,13 @@ class PlannerFlags(PlannerConfig):
             "prior_samples": min(samples // PRIOR_SHARE[objective], samples - 2),
             "horizon": HORIZON[objective],
         }
-        return PlannerConfig(**{**defaults, **chosen})
+        found = {**defaults, **chosen}
+        handover = HANDOVER if objective == "goal" and found["prior_samples"] else 0.0
+        found["handover"] = chosen.get("handover", handover)
+        found["hold_horizon"] = chosen.get(
+            "hold_horizon", min(HOLD_HORIZON, found["horizon"]) if found["handover"] else 0
+        )
+        return PlannerConfig(**found)
 
 
 @dataclass
