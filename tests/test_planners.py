@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from train_robots.common.imagination import imagination
-from train_robots.common.planners import Planner, PlannerConfig, windowed
+from train_robots.common.planners import Planner, PlannerConfig
 from train_robots.common.runtime import ConfigError
 from train_robots.common.world_model import WorldModel, WorldModelConfig
 
@@ -336,22 +336,18 @@ def test_handover_drops_the_actors_samples_near_the_goal_only():
 
 
 def test_hold_horizon_reads_the_goal_distance_over_its_first_steps_past_the_handover():
-    distance = torch.arange(8.0).reshape(2, 1, 4)  # problem 0: 0 1 2 3; problem 1: 4 5 6 7
-    window = torch.tensor([4.0, 2.0])
-    torch.testing.assert_close(windowed(distance, window, "every"), torch.tensor([[1.5], [4.5]]))
-    torch.testing.assert_close(windowed(distance, window, "final"), torch.tensor([[3.0], [5.0]]))
-    torch.testing.assert_close(windowed(distance, None, "every"), torch.tensor([[1.5], [5.5]]))
     model, z0, goal = quadratic_problem()
     cfg = dict(samples=32, elites=4, horizon=10, iterations=2, reward_weight=0.0, precision="fp32", cost_at="every")
     cfg |= dict(prior_samples=2, handover=0.5, hold_horizon=3)
     planner = Planner(model, PlannerConfig(**cfg), -np.ones(4), np.ones(4), agent=constant_actor_agent(4, 4, 0.3))
     planner.reset([0, 1])
     planner.plan(np.stack([z0, z0]), np.stack([goal, goal]))
-    plan = planner.plan(np.stack([z0, goal + 0.01 * (z0 - goal)]), np.stack([goal, goal]))
-    assert plan.holding.tolist() == [False, True] and plan.imagined_distance.shape == (2, 10)
+    near = goal + 0.01 * (z0 - goal)
+    plan = planner.plan(np.stack([z0, near]), np.stack([goal, goal]))
+    assert plan.holding.tolist() == [False, True] and plan.actions.shape == (2, 10, 4)
     np.testing.assert_allclose(plan.cost[0], plan.imagined_distance[0].mean(), rtol=1e-5)
     np.testing.assert_allclose(plan.cost[1], plan.imagined_distance[1, :3].mean(), rtol=1e-5)
-    near = goal + 0.01 * (z0 - goal)
+    assert np.isfinite(plan.imagined_distance[0]).all() and np.isnan(plan.imagined_distance[1, 3:]).all()
     both = planner.plan(np.stack([near, near]), np.stack([goal, goal]))  # no cost reads past step 3
     assert both.holding.all() and both.imagined_distance.shape == (2, 3) and both.actions.shape == (2, 10, 4)
     np.testing.assert_allclose(both.cost, both.imagined_distance.mean(1), rtol=1e-5)
@@ -359,3 +355,23 @@ def test_hold_horizon_reads_the_goal_distance_over_its_first_steps_past_the_hand
         PlannerConfig(hold_horizon=3).validate()
     with pytest.raises(ConfigError, match="--hold-horizon must lie"):
         PlannerConfig(**{**cfg, "hold_horizon": 11}).validate()
+    with pytest.raises(ConfigError, match="at least --replan-every"):
+        PlannerConfig(**{**cfg, "replan_every": 4}).validate()
+
+
+def test_a_problems_plan_does_not_depend_on_whether_its_batch_mates_hold():
+    model, z0, goal = quadratic_problem()
+    cfg = dict(samples=32, elites=4, horizon=10, iterations=2, reward_weight=0.0, precision="fp32")
+    cfg |= dict(prior_samples=4, handover=0.5, hold_horizon=3)
+
+    def plans(starts):
+        planner = Planner(model, PlannerConfig(**cfg), -np.ones(4), np.ones(4), agent=constant_actor_agent(4, 4, 0.3))
+        planner.reset([0, 1])
+        planner.plan(np.stack([z0, z0]), np.stack([goal, goal]))
+        return planner.plan(np.stack(starts), np.stack([goal, goal]))
+
+    near = goal + 0.01 * (z0 - goal)
+    mixed, reaching = plans([z0, near]), plans([z0, 0.9 * z0 + 0.1 * goal])
+    assert reaching.holding.tolist() == [False, False]
+    np.testing.assert_allclose(mixed.actions[0], reaching.actions[0], atol=1e-6)
+    np.testing.assert_allclose(mixed.cost[0], reaching.cost[0], rtol=1e-5)

@@ -173,6 +173,10 @@ class PlannerConfig:
                 f"--hold-horizon must lie in [0, --horizon], got {self.hold_horizon}",
             ),
             (not self.hold_horizon or self.handover, "--hold-horizon applies past --handover: set --handover too"),
+            (
+                not self.hold_horizon or self.hold_horizon >= self.replan_every,
+                f"--hold-horizon must be at least --replan-every ({self.replan_every}), got {self.hold_horizon}",
+            ),
             (0 < self.gamma < 1, f"--gamma must lie in (0, 1), got {self.gamma}"),
             (
                 1 <= self.replan_every <= self.horizon,
@@ -251,18 +255,40 @@ class Planner:
         self.imagine = imagination(model, self._unit_weight, cfg.reward_weight != 0, self.precision)
         self.generators: list[torch.Generator] = []
         self._previous: torch.Tensor | None = None
-        self._window: torch.Tensor | None = None
-        self._steps_read = cfg.horizon
+        self._holding = torch.zeros(0, dtype=torch.bool)
+        self._hold_rows: torch.Tensor | None = None  # this plan's problems past --handover, if any
+        self._reach_rows: torch.Tensor | None = None  # and the others
         self._executed = 1
         self._graphed = CudaGraphs(self._evaluate) if cfg.cuda_graphs and self.device.type == "cuda" else None
 
-    def _cost(self, z0: torch.Tensor, goal: torch.Tensor, units: torch.Tensor, per_step: bool = False):
+    def _cost(self, z0: torch.Tensor, goal: torch.Tensor | None, units: torch.Tensor, per_step: bool = False):
+        """Costs [N, S] of sequences [N, S, H, A] (and [N, S, H'] goal distances along them). With
+        --hold-horizon, the problems past --handover are imagined over its first steps only (their
+        distances NaN beyond): no cost of theirs reads further, so why imagine it."""
+        if not self.cfg.hold_horizon or not len(self._hold_rows):
+            return self._run(z0, goal, units, per_step)
+        held = units[:, :, : self.cfg.hold_horizon]
+        if not len(self._reach_rows):
+            return self._run(z0, goal, held, per_step)
+        # Both kinds in one batch: two eager calls (a CUDA graph per split would be captured per size).
+        rows = (self._hold_rows, self._reach_rows)
+        parts = [
+            self._evaluate(z0[r], None if goal is None else goal[r], u[r], per_step=per_step)
+            for r, u in zip(rows, (held, units))
+        ]
+        cost = torch.empty(units.shape[:2], device=units.device)
+        distance = torch.full((*units.shape[:2], parts[1][1].shape[-1]), float("nan"), device=units.device)
+        for r, (part_cost, part_distance) in zip(rows, parts):
+            cost[r] = part_cost
+            distance[r, :, : part_distance.shape[-1]] = part_distance
+        return cost, distance
+
+    def _run(self, z0: torch.Tensor, goal: torch.Tensor | None, units: torch.Tensor, per_step: bool):
         """`_evaluate`, replayed as a CUDA graph where that is on and the imagination is the MLP's
         (its outputs are then overwritten by the next call: every caller reads them at once)."""
-        window, units = self._window, units[:, :, : self._steps_read]
         if self._graphed is not None and isinstance(self.imagine, MLPImagination):
-            return self._graphed(z0, goal, units, window, per_step=per_step)
-        return self._evaluate(z0, goal, units, window, per_step=per_step)
+            return self._graphed(z0, goal, units, per_step=per_step)
+        return self._evaluate(z0, goal, units, per_step=per_step)
 
     def reset(self, episode_seeds: Sequence[int] | None = None) -> None:
         """Start new episodes: forget the previous plans, and give each episode its own random
@@ -295,8 +321,9 @@ class Planner:
             raise ValueError(f"planning {z0.shape[0]} problems, but reset() started {len(self.generators)} episodes")
         self._executed = executed
         self._holding = self._handed_over(z0, goal)
-        self._window, self._steps_read = self._cost_window()
-        self._prior = self._policy_prior(z0) if self.cfg.prior_samples and not self._holding.all() else None
+        held = self._holding.cpu()  # one device sync per plan
+        self._hold_rows, self._reach_rows = (torch.nonzero(m).squeeze(1).to(self.device) for m in (held, ~held))
+        self._prior = self._policy_prior(z0) if self.cfg.prior_samples and len(self._reach_rows) else None
         search = {"random": self._random, "cem": self._cem, "mppi": self._mppi}[self.cfg.planner]
         units, history = search(z0, goal)
         self._previous = units
@@ -331,37 +358,29 @@ class Planner:
             self._start_distance = now
         return now < self.cfg.handover * self._start_distance
 
-    def _cost_window(self) -> tuple[torch.Tensor | None, int]:
-        """[N] imagined steps each problem's goal distance reads (None: all, for every problem),
-        and how many steps to imagine at all: when every problem holds, none reads past --hold-horizon."""
-        if not self.cfg.hold_horizon:
-            return None, self.cfg.horizon
-        horizon, held = float(self.cfg.horizon), float(self.cfg.hold_horizon)
-        window = torch.where(self._holding, held, horizon).to(torch.float32)
-        return window, self.cfg.hold_horizon if bool(self._holding.all()) else self.cfg.horizon
-
     @torch.no_grad()
     def _policy_prior(self, z0: torch.Tensor) -> torch.Tensor:
-        """[N, P, H, A] unit-action sequences of the actor rolled through the model: the first of
-        each problem its mean action, the others sampled from its Gaussian with the problem's stream."""
-        n, p, dim = z0.shape[0], self.cfg.prior_samples, self.action_dim
-        z, units = z0.repeat_interleave(p, 0), []
+        """[N', P, H, A] unit-action sequences of the actor rolled through the model, for the N'
+        problems not past --handover: the first of each problem its mean action, the others
+        sampled from its Gaussian with the problem's stream."""
+        rows = self._reach_rows.tolist()
+        generators = [self.generators[i] for i in rows]
+        n, p, dim = len(rows), self.cfg.prior_samples, self.action_dim
+        z, units = z0[self._reach_rows].repeat_interleave(p, 0), []
         for _ in range(self.cfg.horizon):
             mean, std = self.agent.action_distribution(z)
-            noise = torch.stack([torch.randn(p, dim, generator=g, device=self.device) for g in self.generators])
+            noise = torch.stack([torch.randn(p, dim, generator=g, device=self.device) for g in generators])
             noise[:, 0] = 0.0
             units.append(torch.tanh(mean + std * noise.flatten(0, 1)))
             z = self.model.rollout(z, self._to_env(units[-1])[:, None])["z"][:, 0]
         return torch.stack(units, 1).unflatten(0, (n, p))
 
     def _with_prior(self, units: torch.Tensor) -> torch.Tensor:
-        """The last prior_samples of each problem's samples replaced by the policy prior's (but
-        for the problems past --handover)."""
-        if self._prior is None:
-            return units
-        kept = units[:, : -self._prior.shape[1]]
-        prior = torch.where(self._holding[:, None, None, None], units[:, kept.shape[1] :], self._prior)
-        return torch.cat([kept, prior], 1)
+        """The last prior_samples of each problem's fresh samples replaced, in place, by the policy
+        prior's (but for the problems past --handover)."""
+        if self._prior is not None:
+            units[self._reach_rows, -self._prior.shape[1] :] = self._prior
+        return units
 
     def embed(self, z: torch.Tensor) -> torch.Tensor:
         """Raw latents [..., D] -> the space goal distances are measured in."""
@@ -457,19 +476,17 @@ class Planner:
     def _to_env(self, units: torch.Tensor) -> torch.Tensor:
         return self._mid + self._half * units
 
-    def _evaluate(self, z0, goal, units, window=None, per_step: bool = False):
-        """Costs [N, S] of sequences [N, S, H, A] (and [N, S, H'] goal distances along them);
-        `window` [N]: the imagined steps each problem's goal distance reads (None: all)."""
+    def _evaluate(self, z0, goal, units, per_step: bool = False):
+        """Costs [N, S] of sequences [N, S, H, A] (and [N, S, H'] goal distances along them)."""
         cfg = self.cfg
-        every_step = per_step or cfg.cost_at == "every" or window is not None
-        imagined = self.imagine(z0, self._to_env(units), every_step, final_latent=cfg.value)
+        imagined = self.imagine(z0, self._to_env(units), per_step or cfg.cost_at == "every", final_latent=cfg.value)
         z = imagined["z"]  # [N, S, H', D]
         if goal is None:
             distance = z.new_zeros(z.shape[:-1])
             cost = distance[..., -1]
         else:
             distance = goal_distance(z, goal[:, None, None].expand_as(z), cfg.cost)
-            cost = windowed(distance, window, cfg.cost_at)
+            cost = distance.mean(-1) if cfg.cost_at == "every" else distance[..., -1]
         if cfg.reward_weight:
             cost = cost - cfg.reward_weight * self._reward_term(imagined)
         if cfg.uncertainty_penalty:
@@ -487,19 +504,6 @@ class Planner:
         final = imagined["z_final"]
         value = self.agent.value(final.flatten(0, 1)).unflatten(0, final.shape[:2])
         return (1 - gamma) * ((reward * discounts).sum(-1) + gamma**horizon * value)
-
-
-def windowed(distance: torch.Tensor, window: torch.Tensor | None, cost_at: str) -> torch.Tensor:
-    """Goal costs [N, S] from distances [N, S, H]: their mean (cost_at every) or the last (final),
-    over the first window[n] steps of problem n (None: all H)."""
-    if window is None:
-        return distance.mean(-1) if cost_at == "every" else distance[..., -1]
-    steps = torch.arange(distance.shape[-1], device=distance.device)
-    if cost_at == "every":
-        inside = (steps < window[:, None]).to(distance.dtype)  # [N, H]
-        return (distance * inside[:, None]).sum(-1) / window[:, None]
-    last = (window.long() - 1)[:, None, None].expand(*distance.shape[:2], 1)
-    return distance.gather(-1, last)[..., 0]
 
 
 def colored_noise(
