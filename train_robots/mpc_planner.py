@@ -315,6 +315,14 @@ def main(cfg: Config) -> dict:
         f"{plan.horizon} steps x {plan.iterations} iterations, a plan every {plan.replan_every} steps, "
         f"{planner.precision}, {device}, {parallel} episodes at a time"
     )
+    if plan.prior_samples:
+        handover = (
+            f"; below {plan.handover:g} of its first goal distance an episode plans without them, over "
+            f"{plan.hold_horizon or plan.horizon} steps"
+            if plan.handover
+            else ""
+        )
+        print(f"  {plan.prior_samples} of the samples from dream-SAC's actor{handover}")
     metrics = evaluate(
         env,
         encoder,

@@ -204,8 +204,8 @@ class Plan:
     mean_cost: np.ndarray
     """[N, iterations]: the mean cost of each iteration's samples."""
     imagined_distance: np.ndarray
-    """[N, H] goal distance of each imagined latent along the executed sequence (H: --hold-horizon
-    when every problem is past --handover)."""
+    """[N, H] goal distance of each imagined latent along the executed sequence. Past --handover a
+    problem is imagined over --hold-horizon steps only: NaN beyond (H is --hold-horizon when all are)."""
     holding: np.ndarray
     """[N] whether the problem planned past --handover (without the actor's samples)."""
     seconds: float = 0.0
@@ -258,6 +258,7 @@ class Planner:
         self._holding = torch.zeros(0, dtype=torch.bool)
         self._hold_rows: torch.Tensor | None = None  # this plan's problems past --handover, if any
         self._reach_rows: torch.Tensor | None = None  # and the others
+        self._start_distance: torch.Tensor | None = None  # [N] goal distances at the episodes' first plan
         self._executed = 1
         self._graphed = CudaGraphs(self._evaluate) if cfg.cuda_graphs and self.device.type == "cuda" else None
 
