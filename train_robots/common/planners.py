@@ -255,7 +255,6 @@ class Planner:
         self.imagine = imagination(model, self._unit_weight, cfg.reward_weight != 0, self.precision)
         self.generators: list[torch.Generator] = []
         self._previous: torch.Tensor | None = None
-        self._holding = torch.zeros(0, dtype=torch.bool)
         self._hold_rows: torch.Tensor | None = None  # this plan's problems past --handover, if any
         self._reach_rows: torch.Tensor | None = None  # and the others
         self._start_distance: torch.Tensor | None = None  # [N] goal distances at the episodes' first plan
@@ -273,10 +272,7 @@ class Planner:
             return self._run(z0, goal, held, per_step)
         # Both kinds in one batch: two eager calls (a CUDA graph per split would be captured per size).
         rows = (self._hold_rows, self._reach_rows)
-        parts = [
-            self._evaluate(z0[r], None if goal is None else goal[r], u[r], per_step=per_step)
-            for r, u in zip(rows, (held, units))
-        ]
+        parts = [self._evaluate(z0[r], goal[r], u[r], per_step=per_step) for r, u in zip(rows, (held, units))]
         cost = torch.empty(units.shape[:2], device=units.device)
         distance = torch.full((*units.shape[:2], parts[1][1].shape[-1]), float("nan"), device=units.device)
         for r, (part_cost, part_distance) in zip(rows, parts):
@@ -321,9 +317,8 @@ class Planner:
         if len(self.generators) != z0.shape[0]:
             raise ValueError(f"planning {z0.shape[0]} problems, but reset() started {len(self.generators)} episodes")
         self._executed = executed
-        self._holding = self._handed_over(z0, goal)
-        held = self._holding.cpu()  # one device sync per plan
-        self._hold_rows, self._reach_rows = (torch.nonzero(m).squeeze(1).to(self.device) for m in (held, ~held))
+        holding = self._handed_over(z0, goal).cpu()  # one device sync per plan
+        self._hold_rows, self._reach_rows = (torch.nonzero(m).squeeze(1).to(self.device) for m in (holding, ~holding))
         self._prior = self._policy_prior(z0) if self.cfg.prior_samples and len(self._reach_rows) else None
         search = {"random": self._random, "cem": self._cem, "mppi": self._mppi}[self.cfg.planner]
         units, history = search(z0, goal)
@@ -336,7 +331,7 @@ class Planner:
             best_cost=best,
             mean_cost=mean,
             imagined_distance=distance[:, 0].cpu().numpy(),
-            holding=self._holding.cpu().numpy(),
+            holding=holding.numpy(),
             seconds=time.perf_counter() - start,
         )
         return plan.single() if single else plan
@@ -364,9 +359,8 @@ class Planner:
         """[N', P, H, A] unit-action sequences of the actor rolled through the model, for the N'
         problems not past --handover: the first of each problem its mean action, the others
         sampled from its Gaussian with the problem's stream."""
-        rows = self._reach_rows.tolist()
-        generators = [self.generators[i] for i in rows]
-        n, p, dim = len(rows), self.cfg.prior_samples, self.action_dim
+        generators = [self.generators[i] for i in self._reach_rows.tolist()]
+        n, p, dim = len(generators), self.cfg.prior_samples, self.action_dim
         z, units = z0[self._reach_rows].repeat_interleave(p, 0), []
         for _ in range(self.cfg.horizon):
             mean, std = self.agent.action_distribution(z)
