@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +110,45 @@ def test_resuming_with_other_settings_is_refused(smoke_expert, tmp_path):
     shutil.copytree(ckpt_dir, tmp_path, dirs_exist_ok=True)
     with pytest.raises(ConfigError, match="hidden: saved 64, now 32"):
         train_expert.main(expert_config(tmp_path, hidden=32))
+
+
+def test_n_step_transitions_sum_discounted_rewards_and_bootstrap_over_what_is_left():
+    steps = deque(
+        (torch.full((2,), float(i)), torch.full((1,), float(i)), r, 1.0) for i, r in enumerate((1.0, 2.0, 4.0))
+    )
+    last = torch.full((2,), 9.0)
+    full = train_expert.n_step_transition(steps, last, gamma=0.5)
+    assert full["reward"].item() == pytest.approx(1.0 + 0.5 * 2.0 + 0.25 * 4.0)
+    assert full["discount"].item() == pytest.approx(0.25)  # SAC multiplies by gamma once more: 0.5^3
+    assert torch.equal(full["z"][0], steps[0][0]) and torch.equal(full["next_z"][0], last)
+    steps.popleft()
+    steps.popleft()  # an episode's tail: one step left, a 1-step target as without --n-step
+    tail = train_expert.n_step_transition(steps, last, gamma=0.5)
+    assert tail["reward"].item() == 4.0 and tail["discount"].item() == 1.0
+    assert torch.equal(tail["action"][0], torch.full((1,), 2.0))
+    ended = deque([(last, last[:1], 1.0, 0.0), (last, last[:1], 5.0, 1.0)])  # a terminal step ends the sum
+    assert train_expert.n_step_transition(ended, last, gamma=0.5)["discount"].item() == 0.0
+
+
+def test_n_step_enters_the_saved_settings_only_above_one(smoke_expert, tmp_path):
+    ckpt_dir, _ = smoke_expert
+    assert "n_step" not in expert_config(ckpt_dir).resolved().training_settings()
+    shutil.copytree(ckpt_dir, tmp_path, dirs_exist_ok=True)
+    with pytest.raises(ConfigError, match="n_step: saved None, now 3"):
+        train_expert.main(expert_config(tmp_path, n_step=3))
+    with pytest.raises(ConfigError, match="--n-step must lie in"):
+        expert_config(tmp_path, n_step=0).resolved().validate()
+
+
+def test_an_n_step_expert_trains_and_resumes_exactly(tmp_path):
+    uninterrupted = train_expert.main(expert_config(tmp_path / "a", n_step=3))
+    assert uninterrupted["config"]["n_step"] == 3 and np.isfinite(uninterrupted["mean_return"])
+    train_expert.main(expert_config(tmp_path / "b", n_step=3, env_steps=300, save_every=1))
+    resumed = train_expert.main(expert_config(tmp_path / "b", n_step=3))
+    assert resumed["updates"] == uninterrupted["updates"]
+    reference = actor_state(expert_path(tmp_path / "a", TASK))
+    for key, value in actor_state(expert_path(tmp_path / "b", TASK)).items():
+        assert torch.equal(value, reference[key]), key
 
 
 def test_make_expert_loads_the_trained_expert_and_acts_within_bounds(smoke_expert):

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any dir
 import json  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
+from collections import deque  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -85,6 +86,9 @@ class Config(RunConfig):
     """Discount of the returns the critics learn."""
     tau: float = 0.005
     """Polyak rate of the target critics."""
+    n_step: int = 1
+    """Rewards summed into each critic target before it bootstraps: the target of step t is
+    r_t + g r_t+1 + ... + g^(n-1) r_t+n-1 + g^n V(s_t+n), cut short at an episode's end."""
     init_alpha: float = 0.1
     """Initial entropy temperature (tuned towards the target entropy -|A| from there)."""
     buffer_size: int | None = None
@@ -130,6 +134,8 @@ class Config(RunConfig):
                 f"--env-steps {self.env_steps} is not a whole number of episodes of {episode} environment steps "
                 f"({self.episode_steps} agent steps x action repeat {self.action_repeat()})"
             )
+        if not 1 <= self.n_step <= self.episode_steps:
+            raise ConfigError(f"--n-step must lie in [1, --episode-steps {self.episode_steps}], got {self.n_step}")
         if not 0.0 < self.updates_per_step <= 64:
             raise ConfigError(f"--updates-per-step must lie in (0, 64], got {self.updates_per_step}")
         if not 0.0 < self.gamma < 1.0 or not 0.0 < self.tau <= 1.0 or self.lr <= 0 or self.init_alpha <= 0:
@@ -144,7 +150,10 @@ class Config(RunConfig):
     def training_settings(self) -> dict:
         """What a resumed run must share with the run that wrote expert.pt (--env-steps may grow)."""
         keys = ("task", "seed", "episode_steps", "seed_steps", "updates_per_step", "batch_size", "hidden")
-        return {k: getattr(self, k) for k in (*keys, "lr", "gamma", "tau", "init_alpha")}
+        settings = {k: getattr(self, k) for k in (*keys, "lr", "gamma", "tau", "init_alpha")}
+        if self.n_step > 1:  # absent at 1, so experts trained before the flag keep resuming and loading
+            settings["n_step"] = self.n_step
+        return settings
 
 
 # ---------------------------------------------------------------- state of a run
@@ -265,6 +274,8 @@ def train_episode(cfg: Config, run: Run, env: ControlEnv, device: torch.device) 
     """One training episode: act (random during the seed steps), store, update; returns its return."""
     env.reset(episode_seed(cfg.seed, run.episode, "expert"))
     obs = torch.as_tensor(env.observation(), device=device)
+    pending: deque[tuple[torch.Tensor, torch.Tensor, float, float]] = deque()
+    """(observation, action, reward, discount) of the steps whose n-step target is not complete yet."""
     total = 0.0
     for _ in range(cfg.episode_steps):
         started = time.perf_counter()
@@ -275,22 +286,40 @@ def train_episode(cfg: Config, run: Run, env: ControlEnv, device: torch.device) 
                 action = run.agent.act(obs[None])[0].cpu()
         result = env.step(action.numpy())
         next_obs = torch.as_tensor(env.observation(), device=device)
-        # discount 1: the suite never terminates these tasks, the episode's end is a time limit, not a
-        # terminal state, so its last transition bootstraps like every other.
-        run.buffer.add(
-            {
-                "z": obs[None],
-                "action": action[None],
-                "reward": torch.tensor([result.reward]),
-                "next_z": next_obs[None],
-                "discount": torch.tensor([result.discount]),
-            }
-        )
+        pending.append((obs, action, result.reward, result.discount))
+        if len(pending) == cfg.n_step:
+            run.buffer.add(n_step_transition(pending, next_obs, cfg.gamma))
+            pending.popleft()
         obs, total, run.steps = next_obs, total + result.reward, run.steps + 1
         run.seconds["acting"] += time.perf_counter() - started
         update(cfg, run)
+    # The episode's end is a time limit, not a terminal state (the suite never terminates these
+    # tasks): its last steps bootstrap from the last observation, over fewer than n rewards.
+    while pending:
+        run.buffer.add(n_step_transition(pending, obs, cfg.gamma))
+        pending.popleft()
     run.episode += 1
     return total
+
+
+def n_step_transition(
+    steps: deque[tuple[torch.Tensor, torch.Tensor, float, float]], next_obs: torch.Tensor, gamma: float
+) -> dict[str, torch.Tensor]:
+    """The replay transition of the oldest of `steps`: its summed, discounted rewards to `next_obs`, and
+    the factor that makes SAC's target reward + gamma * discount * V(next) an m-step one (m = len(steps)):
+    discount = gamma^(m-1) times the environment's discounts on the way (1 for these tasks)."""
+    reward, factor = 0.0, 1.0
+    for i, (_, _, r, d) in enumerate(steps):
+        reward += factor * r
+        factor *= d if i == len(steps) - 1 else gamma * d
+    obs, action = steps[0][0], steps[0][1]
+    return {
+        "z": obs[None],
+        "action": action[None],
+        "reward": torch.tensor([reward]),
+        "next_z": next_obs[None],
+        "discount": torch.tensor([factor]),
+    }
 
 
 def update(cfg: Config, run: Run) -> None:
