@@ -33,6 +33,7 @@ FLAGS = {
     "--eval-episode-steps",
     "run_pipeline": f"{SHARED} --ensemble",
     "train_expert": f"{SHARED} --env-steps --episode-steps --seed-steps --updates-per-step --batch-size --hidden --lr "
+    "--n-step "
     "--gamma --tau --init-alpha --buffer-size --eval-every --eval-episodes-during --eval-episodes --save-every --force "
     "--no-force",
     "bench": "--sections --device --quick --no-quick --out --gpu",

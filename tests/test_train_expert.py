@@ -53,6 +53,9 @@ def test_training_writes_a_loadable_checkpoint_metrics_and_plots(smoke_expert):
     assert saved["expert_id"] == metrics["expert_id"] and saved["episodes"] == 2 and saved["episode_steps"] == 50
     assert (saved["env_steps"], saved["agent_steps"], saved["updates"]) == (600, 300, 200)
     assert saved["updates_per_second"] > 0 and saved["env_steps_per_second"] > 0
+    posture = saved["posture"]  # walker's: torso height (the walker stands 1.3 m tall) and forward speed
+    assert posture["episodes"] == 2 and 0.0 < posture["torso_height_min"] <= posture["torso_height_mean"] < 1.4
+    assert 0.0 <= posture["share_at_stand_height"] <= 1.0 and np.isfinite(posture["speed_mean"])
     curve = saved["curve"]
     assert len(curve["train_return"]) == 6 and curve["eval_env_steps"] == [200, 400, 600]
     for name in ("expert_curve.png", "expert_eval.png"):
@@ -136,8 +139,17 @@ def test_n_step_enters_the_saved_settings_only_above_one(smoke_expert, tmp_path)
     shutil.copytree(ckpt_dir, tmp_path, dirs_exist_ok=True)
     with pytest.raises(ConfigError, match="n_step: saved None, now 3"):
         train_expert.main(expert_config(tmp_path, n_step=3))
-    with pytest.raises(ConfigError, match="--n-step must lie in"):
-        expert_config(tmp_path, n_step=0).resolved().validate()
+    with pytest.raises(ConfigError, match=r"--n-step must lie in \[1, --episode-steps 50\], got 51"):
+        expert_config(tmp_path, n_step=51).resolved().validate()
+
+
+def test_walker_learns_from_3_step_targets_by_default_and_cheetah_keeps_1_step_ones():
+    def default(task: str, preset: str) -> int:
+        return train_expert.Config(task=task, encoder="state", preset=preset).resolved().n_step
+
+    assert default("walker-walk", "cpu") == default("walker-walk", "full") == 3
+    assert default("cheetah-run", "cpu") == default("cheetah-run", "full") == 1
+    assert train_expert.Config(task="walker-walk", encoder="state", preset="cpu", n_step=1).resolved().n_step == 1
 
 
 def test_an_n_step_expert_trains_and_resumes_exactly(tmp_path):

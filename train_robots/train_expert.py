@@ -9,6 +9,9 @@ target -|A|. The observation enters unnormalised (the agent's fixed mean 0 / std
 networks' LayerNorm absorbs the scale of the velocities). Episodes are the suite's full
 1000 control steps (500 agent steps at action repeat 2); they never terminate, so the last
 transition of an episode is a time-limit truncation and bootstraps like every other one.
+Walker's critics learn from 3-step targets (`--n-step`; the preset's default for walker): on
+the same seed the walker then learns an upright walk, or at least a better crouched run, where
+1-step targets settle into a crouched run (ROADMAP, phase 6).
 
 Budgets count environment (control) steps, as published results do: `--env-steps 500000`
 is 250k agent steps and, at one update per agent step, 250k updates. Reacher keeps its
@@ -62,7 +65,16 @@ from train_robots.common.runtime import (  # noqa: E402
 from train_robots.common.sac import ReplayBuffer, SACAgent, SACConfig, SACController, load_agent, save_agent  # noqa: E402
 from train_robots.common.training import check_finite  # noqa: E402
 
-SIZED = ("env_steps", "episode_steps", "seed_steps", "hidden", "batch_size", "eval_every", "eval_episodes_during")
+SIZED = (
+    "env_steps",
+    "episode_steps",
+    "seed_steps",
+    "hidden",
+    "batch_size",
+    "n_step",
+    "eval_every",
+    "eval_episodes_during",
+)
 
 
 @dataclass
@@ -86,9 +98,10 @@ class Config(RunConfig):
     """Discount of the returns the critics learn."""
     tau: float = 0.005
     """Polyak rate of the target critics."""
-    n_step: int = 1
+    n_step: int | None = None
     """Rewards summed into each critic target before it bootstraps: the target of step t is
-    r_t + g r_t+1 + ... + g^(n-1) r_t+n-1 + g^n V(s_t+n), cut short at an episode's end."""
+    r_t + g r_t+1 + ... + g^(n-1) r_t+n-1 + g^n V(s_t+n), cut short at an episode's end
+    (default: from the preset; walker 3, other tasks 1)."""
     init_alpha: float = 0.1
     """Initial entropy temperature (tuned towards the target entropy -|A| from there)."""
     buffer_size: int | None = None
@@ -116,6 +129,7 @@ class Config(RunConfig):
             "seed_steps": p.expert_seed_steps,
             "hidden": p.expert_hidden,
             "batch_size": p.expert_batch,
+            "n_step": p.expert_n_step,
             "eval_every": p.expert_eval_every,
             "eval_episodes_during": p.expert_eval_episodes,
             "eval_episodes": p.eval_episodes,
@@ -386,6 +400,34 @@ def train(cfg: Config, run: Run, env: ControlEnv, path: Path, device: torch.devi
     progress.close()
 
 
+STAND_HEIGHT = 1.2
+"""Walker's reward wants the torso at least this high (m; dm_control's walker.py)."""
+
+
+@torch.inference_mode()
+def walker_posture(cfg: Config, agent: SACAgent, env: ControlEnv, seeds: list[int], skip: int = 25) -> dict:
+    """How the deterministic expert walks, after its first `skip` agent steps (getting up): torso height
+    and forward speed per control step. An upright walk and a crouched run both cover the ground
+    (the reward wants >= 1 m/s), but only the first keeps the torso at walker's stand height."""
+    heights, speeds = [], []
+    for seed in seeds:
+        env.reset(seed)
+        for step in range(cfg.episode_steps):
+            obs = torch.as_tensor(env.observation()[None]).to(agent.z_mean)
+            env.step(agent.act(obs, deterministic=True)[0].cpu().numpy())
+            if step >= skip:
+                heights.append(float(env.physics.torso_height()))
+                speeds.append(float(env.physics.horizontal_velocity()))
+    height, speed = np.asarray(heights), np.asarray(speeds)
+    return {
+        "episodes": len(seeds),
+        "torso_height_mean": float(height.mean()),
+        "torso_height_min": float(height.min()),
+        "share_at_stand_height": float((height >= STAND_HEIGHT).mean()),
+        "speed_mean": float(speed.mean()),
+    }
+
+
 def finish(cfg: Config, run: Run, env: ControlEnv, out: Path, device: torch.device) -> dict:
     """The final evaluation (full episodes, evaluation seeds) and expert.json's content."""
     final = evaluate(
@@ -400,6 +442,8 @@ def finish(cfg: Config, run: Run, env: ControlEnv, out: Path, device: torch.devi
         desc="eval expert",
     )
     seconds = run.seconds
+    if cfg.task.startswith("walker-"):
+        final["posture"] = walker_posture(cfg, run.agent, env, final["seeds"][:5])
     return {
         **final,
         "task": cfg.task,
@@ -477,6 +521,11 @@ def main(cfg: Config) -> dict:
     save_run(path, cfg, run, env, {"mean_return": metrics["mean_return"], "std_return": metrics["std_return"]})
     write_json(out / "expert.json", metrics)
     save_learning_curve(out / "expert_curve.png", run.history, f"SAC expert, {cfg.task} (state)")
+    if posture := metrics.get("posture"):
+        print(
+            f"posture: torso {posture['torso_height_mean']:.2f} m (min {posture['torso_height_min']:.2f}, "
+            f"{posture['share_at_stand_height']:.0%} of steps at >= {STAND_HEIGHT} m), {posture['speed_mean']:.2f} m/s"
+        )
     print(
         f"expert {cfg.task}: return {metrics['mean_return']:.1f} ± {metrics['std_return']:.1f} over "
         f"{metrics['episodes']} episodes; {metrics['train_seconds'] / 60:.1f} min, "
