@@ -143,15 +143,6 @@ def test_n_step_enters_the_saved_settings_only_above_one(smoke_expert, tmp_path)
         expert_config(tmp_path, n_step=51).resolved().validate()
 
 
-def test_walker_learns_from_3_step_targets_by_default_and_cheetah_keeps_1_step_ones():
-    def default(task: str, preset: str) -> int:
-        return train_expert.Config(task=task, encoder="state", preset=preset).resolved().n_step
-
-    assert default("walker-walk", "cpu") == default("walker-walk", "full") == 3
-    assert default("cheetah-run", "cpu") == default("cheetah-run", "full") == 1
-    assert train_expert.Config(task="walker-walk", encoder="state", preset="cpu", n_step=1).resolved().n_step == 1
-
-
 def test_an_n_step_expert_trains_and_resumes_exactly(tmp_path):
     uninterrupted = train_expert.main(expert_config(tmp_path / "a", n_step=3))
     assert uninterrupted["config"]["n_step"] == 3 and np.isfinite(uninterrupted["mean_return"])

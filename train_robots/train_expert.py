@@ -9,9 +9,9 @@ target -|A|. The observation enters unnormalised (the agent's fixed mean 0 / std
 networks' LayerNorm absorbs the scale of the velocities). Episodes are the suite's full
 1000 control steps (500 agent steps at action repeat 2); they never terminate, so the last
 transition of an episode is a time-limit truncation and bootstraps like every other one.
-Walker's critics learn from 3-step targets (`--n-step`; the preset's default for walker): on
-the same seed the walker then learns an upright walk, or at least a better crouched run, where
-1-step targets settle into a crouched run (ROADMAP, phase 6).
+`--n-step N` makes the critics' targets N-step ones; on walker, 3-step targets did no better
+than the seed (ROADMAP, phase 6), so the default stays 1. For walker, expert.json also gives
+its `posture`: an upright walk and a crouched run score 950 and 820.
 
 Budgets count environment (control) steps, as published results do: `--env-steps 500000`
 is 250k agent steps and, at one update per agent step, 250k updates. Reacher keeps its
@@ -101,7 +101,7 @@ class Config(RunConfig):
     n_step: int | None = None
     """Rewards summed into each critic target before it bootstraps: the target of step t is
     r_t + g r_t+1 + ... + g^(n-1) r_t+n-1 + g^n V(s_t+n), cut short at an episode's end
-    (default: from the preset; walker 3, other tasks 1)."""
+    (default: from the preset, 1; on walker, 3 measured no better: ROADMAP, phase 6)."""
     init_alpha: float = 0.1
     """Initial entropy temperature (tuned towards the target entropy -|A| from there)."""
     buffer_size: int | None = None

@@ -281,12 +281,8 @@ TASK_SIZES: dict[tuple[str, str], dict] = {
     # established within 25 agent steps, and BC on the state scores 821 / 832 / 837 (± 2 s.e.,
     # 50 full episodes) from 300 x 100 / 120 x 250 / 60 x 500: 250 is the shortest episode within
     # noise of the best, and keeps 120 distinct starts (README, "Experts").
-    ("cpu", "walker"): dict(episodes=120, episode_steps=250, shard_episodes=20, expert_n_step=3),
+    ("cpu", "walker"): dict(episodes=120, episode_steps=250, shard_episodes=20),
     ("cpu", "cheetah"): dict(episodes=120, episode_steps=250, shard_episodes=20),
-    # Walker's expert learns from 3-step critic targets: 851 / 933 at 500k env steps on seeds 0 / 1,
-    # against 816 / <n1s1> with 1-step ones (ROADMAP, phase 6). Cheetah's (642 with 1-step targets)
-    # is not retrained.
-    ("full", "walker"): dict(expert_n_step=3),
 }
 """(preset, domain) -> the preset's fields that differ for that domain's tasks."""
 
