@@ -407,7 +407,7 @@ STAND_HEIGHT = 1.2
 @torch.inference_mode()
 def walker_posture(cfg: Config, agent: SACAgent, env: ControlEnv, seeds: list[int], skip: int = 25) -> dict:
     """How the deterministic expert walks, after its first `skip` agent steps (getting up): torso height
-    and forward speed per control step. An upright walk and a crouched run both cover the ground
+    and forward speed after each agent step. An upright walk and a crouched run both cover the ground
     (the reward wants >= 1 m/s), but only the first keeps the torso at walker's stand height."""
     heights, speeds = [], []
     for seed in seeds:
