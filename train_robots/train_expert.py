@@ -288,8 +288,8 @@ def train_episode(cfg: Config, run: Run, env: ControlEnv, device: torch.device) 
     """One training episode: act (random during the seed steps), store, update; returns its return."""
     env.reset(episode_seed(cfg.seed, run.episode, "expert"))
     obs = torch.as_tensor(env.observation(), device=device)
+    # (observation, action, reward, discount) of the steps whose n-step target is not complete yet
     pending: deque[tuple[torch.Tensor, torch.Tensor, float, float]] = deque()
-    """(observation, action, reward, discount) of the steps whose n-step target is not complete yet."""
     total = 0.0
     for _ in range(cfg.episode_steps):
         started = time.perf_counter()
