@@ -15,7 +15,7 @@ SHARED = "--task --encoder --encoder-id --preset --seed --device --data-dir --ck
 PLANNER = (
     "--planner --samples --horizon --iterations --elites --init-std --min-std --temperature --noise-beta "
     "--mppi-adapt-std --no-mppi-adapt-std --warm-start --no-warm-start --replan-every --cost --cost-at --cost-units "
-    "--reward-weight --uncertainty-penalty --handover --hold-horizon --precision"
+    "--reward-weight --uncertainty-penalty --handover --hold-horizon --hold-samples --precision"
 )
 # What each script's --help listed before its Config extended RunConfig (generate had no --ckpt-dir).
 FLAGS = {
@@ -104,6 +104,9 @@ def test_planner_guidance_defaults_follow_the_objective():
     assert (reacher.handover, reacher.hold_horizon, walker.handover, walker.hold_horizon) == (0.5, 20, 0, 0)
     assert planner("--prior-samples", "0").handover == 0 and planner("--horizon", "5").hold_horizon == 5
     assert planner("--handover", "0").hold_horizon == 0 and planner("--hold-horizon", "7").hold_horizon == 7
+    assert (reacher.hold_samples, walker.hold_samples, planner("--handover", "0").hold_samples) == (100, 0, 0)
+    assert planner("--hold-samples", "0").hold_samples == 0 and planner("--samples", "7").hold_samples == 7
+    assert planner("--preset", "full").hold_samples == 0  # a GPU imagines all of them
     assert planner("--value", "True").value and planner("--prior-samples", "0").prior_samples == 0
     tiny = cli.parse(mpc_planner.Config, ["--task", "walker-walk", "--samples", "2", "--elites", "2"]).planner_config()
     tiny.validate()  # a default never breaks the planner's own bounds

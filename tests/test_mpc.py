@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from train_robots import mpc_planner
+from train_robots.common.presets import get_preset
 from train_robots.common.runtime import UserError
 
 PLANNER_FIELDS = {f.name for f in fields(mpc_planner.PlannerFlags)}
@@ -115,6 +116,7 @@ def test_value_and_policy_prior_from_dream_sac(smoke_dynamics):
     default = mpc_planner.main(config(data_dir, ckpt_dir, prior_samples=None, episodes=1, name="mpc_cem_default"))
     assert default["settings"]["prior_samples"] == 64 // 2 and default["settings"]["value"] is False
     assert default["settings"]["handover"] == 0.5 and default["settings"]["hold_horizon"] == 5  # capped by --horizon
+    assert default["settings"]["hold_samples"] == get_preset("smoke").plan_hold_samples
     assert default["settings"]["cost_at"] == "every"
     assert (
         not (out / "mpc_cem.json").exists()

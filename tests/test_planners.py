@@ -375,3 +375,33 @@ def test_a_problems_plan_does_not_depend_on_whether_its_batch_mates_hold():
     assert reaching.holding.tolist() == [False, False]
     np.testing.assert_allclose(mixed.actions[0], reaching.actions[0], atol=1e-6)
     np.testing.assert_allclose(mixed.cost[0], reaching.cost[0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["random", "cem", "mppi"])
+def test_hold_samples_imagines_only_that_many_sequences_past_the_handover(name):
+    model, z0, goal = quadratic_problem()
+    cfg = dict(planner=name, samples=32, elites=4, horizon=10, iterations=2, reward_weight=0.0, precision="fp32")
+    cfg |= dict(prior_samples=4, handover=0.5, hold_horizon=3, hold_samples=8)
+    planner = Planner(model, PlannerConfig(**cfg), -np.ones(4), np.ones(4), agent=constant_actor_agent(4, 4, 0.3))
+    imagined, rollout = [], model.rollout
+    model.rollout = lambda z, actions: imagined.append(tuple(actions.shape[:2])) or rollout(z, actions)
+    planner.reset([0, 1])
+    planner.plan(np.stack([z0, z0]), np.stack([goal, goal]))
+    near = goal + 0.01 * (z0 - goal)
+    imagined.clear()
+    mixed = planner.plan(np.stack([z0, near]), np.stack([goal, goal]))
+    assert mixed.holding.tolist() == [False, True]
+    # the reaching problem imagines all 32 samples over 10 steps, the holding one 8 over 3 (then
+    # each plan's chosen sequence once more, for the plot); the actor's prior rolls 4 step by step
+    searched = [shape for shape in imagined if shape[1] > 1]
+    assert searched == [(8, 3), (32, 10)] * 2 + [(1, 3), (1, 10)]
+    imagined.clear()
+    held = planner.plan(np.stack([near, near]), np.stack([goal, goal]))
+    assert held.holding.all() and imagined == [(16, 3)] * 2 + [(2, 3)]
+    assert np.isfinite(held.cost).all() and (held.cost < 0.1 * np.linalg.norm(z0 - goal)).all()
+    for bad, message in (
+        (dict(hold_samples=33), "--hold-samples must"),
+        (dict(handover=0.0), "--hold-samples applies"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            PlannerConfig(**{**cfg, "hold_horizon": 0, **bad}).validate()

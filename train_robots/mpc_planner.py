@@ -109,6 +109,9 @@ class PlannerFlags(PlannerConfig):
     hold_horizon: int | None = None
     """Past --handover, read the goal distance over this many imagined steps (default: 20, or
     --horizon if shorter, where a handover is on)."""
+    hold_samples: int | None = None
+    """Past --handover, imagine only this many of each iteration's samples (default: from the
+    preset where a handover is on, 100 of 500 on cpu; 0: all)."""
 
     def sized(self, preset: Preset, task: TaskSpec) -> PlannerConfig:
         """The planner's config, with the preset's sizes and the task's objective (and with it
@@ -130,6 +133,8 @@ class PlannerFlags(PlannerConfig):
         found["hold_horizon"] = chosen.get(
             "hold_horizon", min(HOLD_HORIZON, found["horizon"]) if found["handover"] else 0
         )
+        hold_samples = min(preset.plan_hold_samples, found["samples"]) if found["handover"] else 0
+        found["hold_samples"] = chosen.get("hold_samples", hold_samples)
         return PlannerConfig(**found)
 
 
@@ -234,7 +239,7 @@ def settings(cfg: Config, dynamics: Path) -> dict:
     }
     if cfg.first_episode:  # only when set, so results from before the flag keep their settings
         found["first_episode"] = cfg.first_episode
-    for name in ("handover", "hold_horizon"):  # likewise
+    for name in ("handover", "hold_horizon", "hold_samples"):  # likewise
         if not found[name]:
             del found[name]
     if plan.value or plan.prior_samples:

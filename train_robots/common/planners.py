@@ -114,6 +114,10 @@ class PlannerConfig:
     """Past --handover, the goal distance is read over the first this many imagined steps only
     (0: all of --horizon). A long horizon sees past a detour; a short one holds a pose (reacher,
     seed 0: 40 steps held 14% of goal poses at step 120, 20 steps 74%)."""
+    hold_samples: int = 0
+    """Past --handover, each iteration imagines only this many of a problem's samples; the rest
+    repeat them, so every refit weighs this many distinct sequences (0: all of --samples). Holding
+    a pose reached is a small search, and nearly every plan of an episode is made past the handover."""
     gamma: float = 0.99
     """Discount of the value-bootstrapped reward term."""
     uncertainty_penalty: float = 0.0
@@ -173,6 +177,11 @@ class PlannerConfig:
                 f"--hold-horizon must lie in [0, --horizon], got {self.hold_horizon}",
             ),
             (not self.hold_horizon or self.handover, "--hold-horizon applies past --handover: set --handover too"),
+            (
+                self.hold_samples == 0 or 2 <= self.hold_samples <= self.samples,
+                f"--hold-samples must be 0 or lie in [2, --samples], got {self.hold_samples}",
+            ),
+            (not self.hold_samples or self.handover, "--hold-samples applies past --handover: set --handover too"),
             (
                 not self.hold_horizon or self.hold_horizon >= self.replan_every,
                 f"--hold-horizon must be at least --replan-every ({self.replan_every}), got {self.hold_horizon}",
@@ -262,23 +271,44 @@ class Planner:
         self._graphed = CudaGraphs(self._evaluate) if cfg.cuda_graphs and self.device.type == "cuda" else None
 
     def _cost(self, z0: torch.Tensor, goal: torch.Tensor | None, units: torch.Tensor, per_step: bool = False):
-        """Costs [N, S] of sequences [N, S, H, A] (and [N, S, H'] goal distances along them). With
-        --hold-horizon, the problems past --handover are imagined over its first steps only (their
-        distances NaN beyond): no cost of theirs reads further, so why imagine it."""
-        if not self.cfg.hold_horizon or not len(self._hold_rows):
+        """Costs [N, S] of sequences [N, S, H, A] (and [N, S, H'] goal distances along them). The
+        problems past --handover are imagined over the first --hold-horizon steps only (their
+        distances NaN beyond: no cost of theirs reads further, so why imagine it), and for their
+        first --hold-samples samples only (the others repeat those: `_repeat_held`)."""
+        if not len(self._hold_rows) or not (self.cfg.hold_horizon or self.cfg.hold_samples):
             return self._run(z0, goal, units, per_step)
-        held = units[:, :, : self.cfg.hold_horizon]
+        held = units[:, : self._held_samples(units.shape[1]), : self.cfg.hold_horizon or None]
         if not len(self._reach_rows):
-            return self._run(z0, goal, held, per_step)
+            return self._spread_held(*self._run(z0, goal, held, per_step), units.shape[1])
         # Both kinds in one batch: two eager calls (a CUDA graph per split would be captured per size).
         rows = (self._hold_rows, self._reach_rows)
         parts = [self._evaluate(z0[r], goal[r], u[r], per_step=per_step) for r, u in zip(rows, (held, units))]
+        parts[0] = self._spread_held(*parts[0], units.shape[1])
         cost = torch.empty(units.shape[:2], device=units.device)
         distance = torch.full((*units.shape[:2], parts[1][1].shape[-1]), float("nan"), device=units.device)
         for r, (part_cost, part_distance) in zip(rows, parts):
             cost[r] = part_cost
             distance[r, :, : part_distance.shape[-1]] = part_distance
         return cost, distance
+
+    def _held_samples(self, samples: int) -> int:
+        """Distinct samples a problem past --handover imagines, of `samples`."""
+        return min(self.cfg.hold_samples or samples, samples)
+
+    def _repeat_held(self, units: torch.Tensor) -> torch.Tensor:
+        """Each held problem's samples beyond its first --hold-samples made copies of those, in
+        place: MPPI and random shooting then weigh them as a search of that many samples would,
+        and CEM's elites keep their share of the distinct samples."""
+        k = self._held_samples(units.shape[1])
+        if k < units.shape[1] and len(self._hold_rows):
+            repeat = torch.arange(units.shape[1], device=units.device) % k
+            units[self._hold_rows] = units[self._hold_rows][:, repeat]
+        return units
+
+    def _spread_held(self, cost: torch.Tensor, distance: torch.Tensor, samples: int):
+        """Costs [N', K] (and distances [N', K, H']) of the held problems' distinct samples, for all `samples`."""
+        repeat = torch.arange(samples, device=cost.device) % cost.shape[1]
+        return cost[:, repeat], distance[:, repeat]
 
     def _run(self, z0: torch.Tensor, goal: torch.Tensor | None, units: torch.Tensor, per_step: bool):
         """`_evaluate`, replayed as a CUDA graph where that is on and the imagination is the MLP's
@@ -400,7 +430,7 @@ class Planner:
         best, best_cost, history = None, None, []
         for _ in range(self.cfg.iterations):
             units = torch.stack([torch.rand(shape, generator=g, device=self.device) for g in self.generators]) * 2 - 1
-            units = self._with_prior(units)
+            units = self._repeat_held(self._with_prior(units))
             cost = self._cost(z0, goal, units)[0]  # [N, S]
             i = torch.argmin(cost, 1)
             if best is None:
@@ -466,7 +496,7 @@ class Planner:
         )
         units = mean[:, None] + std[:, None] * noise
         units[:, 0] = mean  # the current mean competes too: a good warm start is never lost
-        return self._with_prior(units.clamp(-1.0, 1.0))
+        return self._repeat_held(self._with_prior(units.clamp(-1.0, 1.0)))
 
     def _to_env(self, units: torch.Tensor) -> torch.Tensor:
         return self._mid + self._half * units
