@@ -379,7 +379,7 @@ def bench_planner_hold(device: torch.device) -> dict:
     cfg = PlannerFlags(planner="cem").sized(preset, task_spec("reacher-easy"))
     model = _planner_model(dim, device)
     bounds = np.ones(2, np.float32)
-    agent = SACAgent(SACConfig(dim, 2), np.zeros(dim), np.ones(dim), -bounds, bounds)  # dream-SAC's default size
+    agent = SACAgent(SACConfig(dim, 2), np.zeros(dim), np.ones(dim), -bounds, bounds).to(device)  # default size
     far, goal = np.random.default_rng(0).standard_normal((2, n, dim)).astype(np.float32)
     near = goal + 0.01 * (far - goal)
     figures = {"problems": n, "samples": cfg.samples, "hold_samples": cfg.hold_samples, "horizon": cfg.horizon}
@@ -389,7 +389,7 @@ def bench_planner_hold(device: torch.device) -> dict:
         "holding": (cfg, near),
     }
     for label, (plan_cfg, z) in cases.items():
-        planner = Planner(model, plan_cfg, -bounds, bounds, device=device, agent=agent.to(device))
+        planner = Planner(model, plan_cfg, -bounds, bounds, device=device, agent=agent)
         planner.reset(list(range(n)))
         planner.plan(far, goal)  # the episodes' first plan sets the distance the handover compares with
         rate = _rate(lambda planner=planner, z=z: planner.plan(z, goal), _repeats(3, 1))
