@@ -29,7 +29,7 @@ class LinearWorldModel(nn.Module):
             z = z @ self.A.T + actions[:, t] @ self.B.T
             zs.append(z)
         z = torch.stack(zs, 1)
-        return {"z": z, "reward": -z.pow(2).sum(-1), "uncertainty": torch.zeros(z.shape[:2])}
+        return {"z": z, "reward": -z.pow(2).sum(-1), "uncertainty": z.new_zeros(z.shape[:2])}
 
 
 def quadratic_problem(dim=4, seed=0):
@@ -306,6 +306,27 @@ def test_cuda_graphs_with_value_prior_and_no_goal():
         planner.reset([3, 4])
         plans.append(planner.plan(np.zeros((2, 16), np.float32), None))
     np.testing.assert_allclose(plans[1].actions, plans[0].actions, atol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (runs on a lent GPU)")
+@pytest.mark.parametrize("name", ["cem", "mppi", "random"])
+def test_cuda_graphs_split_reaching_and_holding_problems_like_eager(name):
+    model, z0, goal = quadratic_problem()
+    model = model.cuda()
+    cfg = dict(planner=name, samples=32, elites=4, horizon=10, iterations=2, reward_weight=0.0, precision="fp32")
+    cfg |= dict(prior_samples=4, handover=0.5, hold_horizon=3, hold_samples=8)
+    near = goal + 0.01 * (z0 - goal)
+    plans = []
+    for graphs in (False, True):
+        agent = constant_actor_agent(4, 4, 0.3).cuda()
+        planner = Planner(model, PlannerConfig(cuda_graphs=graphs, **cfg), -np.ones(4), np.ones(4), agent=agent)
+        planner.reset([5, 6])
+        planner.plan(np.stack([z0, z0]), np.stack([goal, goal]))
+        plans.append(planner.plan(np.stack([z0, near]), np.stack([goal, goal]), executed=1))
+    eager, graphed = plans
+    assert graphed.holding.tolist() == eager.holding.tolist() == [False, True]
+    np.testing.assert_allclose(graphed.actions, eager.actions, atol=1e-4)
+    np.testing.assert_allclose(graphed.cost, eager.cost, atol=1e-4)
 
 
 def test_handover_drops_the_actors_samples_near_the_goal_only():
