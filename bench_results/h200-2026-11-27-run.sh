@@ -1,6 +1,8 @@
 #!/bin/bash
 # One-off device run (a lent H100/H200): CUDA tests, the pixel CEM and MPPI over 50 episodes,
-# bench planner_hold on CUDA. Everything it reports lands in $OUT.
+# bench planner_hold on CUDA. Everything it reports lands in $OUT. Carried (git-ignored): .gl/ (EGL debs,
+# device/README.md) and .devcarry/site312.tar.xz (a Python 3.12 site unpacked from the pip wheels of
+# dm_control 1.0.50, mujoco 3.17.0, tyro, modal and transformers 5.24.0, which the device lacks).
 T0=$(date +%s); left() { echo $(( ${BUDGET:-540} - ($(date +%s) - T0) )); }
 log() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a $OUT/gpu.log; }
 if [ "${LOCAL:-0}" = 0 ]; then
