@@ -308,13 +308,18 @@ def test_cuda_graphs_with_value_prior_and_no_goal():
     np.testing.assert_allclose(plans[1].actions, plans[0].actions, atol=1e-4)
 
 
+def handover_config(**changes) -> dict:
+    """PlannerConfig fields of a small search that hands over to a 3-step hold near the goal."""
+    base = dict(samples=32, elites=4, horizon=10, iterations=2, reward_weight=0.0, precision="fp32")
+    return base | dict(prior_samples=4, handover=0.5, hold_horizon=3) | changes
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (runs on a lent GPU)")
 @pytest.mark.parametrize("name", ["cem", "mppi", "random"])
 def test_cuda_graphs_split_reaching_and_holding_problems_like_eager(name):
     model, z0, goal = quadratic_problem()
     model = model.cuda()
-    cfg = dict(planner=name, samples=32, elites=4, horizon=10, iterations=2, reward_weight=0.0, precision="fp32")
-    cfg |= dict(prior_samples=4, handover=0.5, hold_horizon=3, hold_samples=8)
+    cfg = handover_config(planner=name, hold_samples=8)
     near = goal + 0.01 * (z0 - goal)
     plans = []
     for graphs in (False, True):
@@ -358,8 +363,7 @@ def test_handover_drops_the_actors_samples_near_the_goal_only():
 
 def test_hold_horizon_reads_the_goal_distance_over_its_first_steps_past_the_handover():
     model, z0, goal = quadratic_problem()
-    cfg = dict(samples=32, elites=4, horizon=10, iterations=2, reward_weight=0.0, precision="fp32", cost_at="every")
-    cfg |= dict(prior_samples=2, handover=0.5, hold_horizon=3)
+    cfg = handover_config(cost_at="every", prior_samples=2)
     planner = Planner(model, PlannerConfig(**cfg), -np.ones(4), np.ones(4), agent=constant_actor_agent(4, 4, 0.3))
     planner.reset([0, 1])
     planner.plan(np.stack([z0, z0]), np.stack([goal, goal]))
@@ -382,8 +386,7 @@ def test_hold_horizon_reads_the_goal_distance_over_its_first_steps_past_the_hand
 
 def test_a_problems_plan_does_not_depend_on_whether_its_batch_mates_hold():
     model, z0, goal = quadratic_problem()
-    cfg = dict(samples=32, elites=4, horizon=10, iterations=2, reward_weight=0.0, precision="fp32")
-    cfg |= dict(prior_samples=4, handover=0.5, hold_horizon=3)
+    cfg = handover_config()
 
     def plans(starts):
         planner = Planner(model, PlannerConfig(**cfg), -np.ones(4), np.ones(4), agent=constant_actor_agent(4, 4, 0.3))
@@ -401,8 +404,7 @@ def test_a_problems_plan_does_not_depend_on_whether_its_batch_mates_hold():
 @pytest.mark.parametrize("name", ["random", "cem", "mppi"])
 def test_hold_samples_imagines_only_that_many_sequences_past_the_handover(name):
     model, z0, goal = quadratic_problem()
-    cfg = dict(planner=name, samples=32, elites=4, horizon=10, iterations=2, reward_weight=0.0, precision="fp32")
-    cfg |= dict(prior_samples=4, handover=0.5, hold_horizon=3, hold_samples=8)
+    cfg = handover_config(planner=name, hold_samples=8)
     planner = Planner(model, PlannerConfig(**cfg), -np.ones(4), np.ones(4), agent=constant_actor_agent(4, 4, 0.3))
     imagined, rollout = [], model.rollout
     model.rollout = lambda z, actions: imagined.append(tuple(actions.shape[:2])) or rollout(z, actions)
