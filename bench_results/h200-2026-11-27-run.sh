@@ -7,7 +7,8 @@ T0=$(date +%s); left() { echo $(( ${BUDGET:-540} - ($(date +%s) - T0) )); }
 log() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a $OUT/gpu.log; }
 if [ "${LOCAL:-0}" = 0 ]; then
   for f in .gl/*.deb; do dpkg -x $f /; done; ldconfig
-  tar -C /tmp -xJf .devcarry/site312.tar.xz  # dm_control, mujoco, tyro, modal, transformers 5.24 for Python 3.12 && export PYTHONPATH=/tmp/site312:$PWD
+  # dm_control, mujoco, tyro, modal and transformers 5.24 for Python 3.12
+  tar -C /tmp -xJf .devcarry/site312.tar.xz && export PYTHONPATH=/tmp/site312:$PWD
 else export PYTHONPATH=$PWD; fi
 export MUJOCO_GL=egl PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 PY=${PY:-python3}
 DEV=${DEV:-cuda}; EPISODES=${EPISODES:-50}; PRESET=${PRESET:-cpu}; CKPT=${CKPT:-checkpoints}
