@@ -112,6 +112,14 @@ def test_the_processor_feeds_training_exactly_and_keeps_the_frame_whole(finished
     assert not torch.allclose(stock, by_hand, atol=1e-2)  # the stock processor upscales and cuts the borders
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_clips_are_processed_on_the_gpu_like_on_the_cpu():
+    clips = np.random.default_rng(0).integers(0, 256, (4, 2, SIZE, SIZE, 3), dtype=np.uint8)
+    on_gpu = clips_to_pixels(task_processor(SIZE), clips, torch.device("cuda"))
+    assert on_gpu.device.type == "cuda"
+    assert torch.allclose(on_gpu.cpu(), clips_to_pixels(task_processor(SIZE), clips), atol=1e-5)
+
+
 def test_a_rerun_reuses_the_finished_run(finished, data_dir, capsys):
     ckpt, out, metrics = finished
     stamp = (out / "pretrain.pt").stat().st_mtime_ns

@@ -463,7 +463,7 @@ def train(
         momentum = ema_momentum(step, total, sizes.pretrain_ema_start, sizes.pretrain_ema_end)
         rng = np.random.default_rng([cfg.seed, step])
         clips = sample_batch(data.frames, train_eps, sizes.pretrain_batch, rng)
-        pixels = clips_to_pixels(processor, clips).to(device)
+        pixels = clips_to_pixels(processor, clips, device)
         kept = f"the last checkpoint is {ckpt}" if ckpt.exists() else "no checkpoint was saved yet"
         loss, targets = train_step(jepa, optimizer, pixels, specs, grid, min_context, rng, momentum, step, kept)
         state.seconds += time.perf_counter() - started

@@ -92,11 +92,13 @@ def task_processor(image_size: int):
     )
 
 
-def clips_to_pixels(processor, clips: np.ndarray) -> torch.Tensor:
-    """uint8 clips [B, T, H, W, 3] -> the model's float input [B, T, 3, S, S], via the processor."""
+def clips_to_pixels(processor, clips: np.ndarray, device: torch.device | str | None = None) -> torch.Tensor:
+    """uint8 clips [B, T, H, W, 3] -> the model's float input [B, T, 3, S, S] on `device`, via the
+    processor, which then rescales and normalises there: on a GPU that takes the CPU's 40-110 ms out
+    of each pretraining step of 64-256 clips at 128 px (measured on an H200)."""
     if clips.ndim != 5 or clips.shape[-1] != 3 or clips.dtype != np.uint8:
         raise ValueError(f"clips must be uint8 [B, T, H, W, 3], got {clips.dtype} {clips.shape}")
-    return processor(list(clips), return_tensors="pt")["pixel_values_videos"]
+    return processor(list(clips), return_tensors="pt", device=device)["pixel_values_videos"]
 
 
 def grid_side(config) -> int:
@@ -112,7 +114,7 @@ def encode_clips(
     out: dict[str, list[np.ndarray]] = {name: [] for name in poolings}
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     for start in range(0, len(clips), batch_size):
-        pixels = clips_to_pixels(processor, clips[start : start + batch_size]).to(device)
+        pixels = clips_to_pixels(processor, clips[start : start + batch_size], device)
         with autocast:
             tokens = model(pixel_values_videos=pixels, skip_predictor=True).last_hidden_state.float()
         for name in poolings:
