@@ -94,8 +94,8 @@ def task_processor(image_size: int):
 
 def clips_to_pixels(processor, clips: np.ndarray, device: torch.device | str | None = None) -> torch.Tensor:
     """uint8 clips [B, T, H, W, 3] -> the model's float input [B, T, 3, S, S] on `device`, via the
-    processor, which then rescales and normalises there: on a GPU that takes the CPU's 40-110 ms out
-    of each pretraining step of 64-256 clips at 128 px (measured on an H200)."""
+    processor, which rescales and normalises there (on an H200's host CPU that work was 41-108 ms of
+    a 128 px pretraining step of 64-256 clips)."""
     if clips.ndim != 5 or clips.shape[-1] != 3 or clips.dtype != np.uint8:
         raise ValueError(f"clips must be uint8 [B, T, H, W, 3], got {clips.dtype} {clips.shape}")
     return processor(list(clips), return_tensors="pt", device=device)["pixel_values_videos"]
