@@ -29,6 +29,7 @@ from train_robots.common.envs import ControlEnv, task_spec  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
 from train_robots.common.run_config import CloudConfig  # noqa: E402
 from train_robots.common.runtime import REPO_ROOT, ConfigError, resolve_device, write_json  # noqa: E402
+from train_robots.common.task_encoder import clips_to_pixels  # noqa: E402
 
 # bf16 dense tensor-core peak (TFLOP/s) by GPU name, from the vendors' data sheets.
 GPU_PEAK_BF16_TFLOPS = {
@@ -130,8 +131,8 @@ def _model_only_rate(encoder: VJEPA2Encoder, frames: np.ndarray, repeats: int) -
 
     device = encoder.device
     chunk = frames[: encoder.batch_size]
-    clips = [np.repeat(f[None], encoder.tubelet_size, axis=0) for f in chunk]
-    pixels = encoder.processor(clips, return_tensors="pt", device=device)["pixel_values_videos"]
+    clips = np.repeat(chunk[:, None], encoder.tubelet_size, axis=1)
+    pixels = clips_to_pixels(encoder.processor, clips, device)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     calls = max(1, len(frames) // len(chunk)) * repeats
 

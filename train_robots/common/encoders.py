@@ -35,7 +35,7 @@ from train_robots.common.envs import ControlEnv
 from train_robots.common.pooling import pool, pooled_dim
 from train_robots.common.presets import Preset
 from train_robots.common.runtime import ConfigError, UserError
-from train_robots.common.task_encoder import TASK_ENCODER_NAME, load_task_encoder, read_task_info
+from train_robots.common.task_encoder import TASK_ENCODER_NAME, clips_to_pixels, load_task_encoder, read_task_info
 
 DEFAULT_VJEPA2_ID = "facebook/vjepa2-vitl-fpc64-256"
 ENCODER_NAMES = ("vjepa2", "vjepa2-random", "vjepa2-task", "state")
@@ -157,7 +157,7 @@ class VJEPA2Encoder(Encoder):
     def _encode_chunk(self, clips: np.ndarray) -> np.ndarray:
         # The processor resizes and normalises on the encoder's device (on a GPU it would
         # otherwise bound the throughput of the whole encoder).
-        pixels = self.processor(list(clips), return_tensors="pt", device=self.device)["pixel_values_videos"]
+        pixels = clips_to_pixels(self.processor, clips, self.device)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
         with autocast:
             hidden = self.model(pixel_values_videos=pixels, skip_predictor=True).last_hidden_state
