@@ -240,6 +240,16 @@ def test_folders_from_before_expert_ids_keep_their_scripted_expert(tmp_path):
         ensure_meta(tmp_path, {**legacy, "expert": "SACExpert", "expert_id": "sac:x"})
 
 
+def test_walker_experts_update_twice_per_step_by_default_and_the_flag_overrides():
+    def resolved(task: str, preset: str = "cpu", **overrides) -> float:
+        cfg = train_expert.Config(task=task, encoder="state", preset=preset, **overrides)
+        return cfg.resolved().updates_per_step
+
+    assert resolved("walker-walk") == 2.0 and resolved("walker-walk", preset="full") == 2.0
+    assert resolved("cheetah-run") == 1.0 and resolved("walker-walk", preset="smoke") == 1.0
+    assert resolved("walker-walk", updates_per_step=1.0) == 1.0
+
+
 def test_whole_episodes_only():
     with pytest.raises(ConfigError, match="not a whole number of episodes of 100 environment steps"):
         expert_config(Path("ckpt"), env_steps=650).resolved().validate()

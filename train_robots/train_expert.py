@@ -4,7 +4,7 @@ Walker and cheetah have no scripted expert, so one is learnt: the project's SAC 
 (common/sac.py, without its BC term) acts in the real environment on the proprioceptive
 observation and learns from a replay buffer of everything it did. The recipe is the standard
 one: uniform random actions for the first `--seed-steps` agent steps, then one update per
-agent step (`--updates-per-step`), batch 256, gamma 0.99, Polyak 0.005, lr 3e-4, entropy
+agent step (`--updates-per-step`; two on walker, where one left seed 0 in a crouched run), batch 256, gamma 0.99, Polyak 0.005, lr 3e-4, entropy
 target -|A|. The observation enters unnormalised (the agent's fixed mean 0 / std 1; the
 networks' LayerNorm absorbs the scale of the velocities). Episodes are the suite's full
 1000 control steps (500 agent steps at action repeat 2); they never terminate, so the last
@@ -14,7 +14,7 @@ than the seed (ROADMAP, phase 6), so the default stays 1. For walker, expert.jso
 its `posture`: an upright walk and a crouched run score 950 and 820.
 
 Budgets count environment (control) steps, as published results do: `--env-steps 500000`
-is 250k agent steps and, at one update per agent step, 250k updates. Reacher keeps its
+is 250k agent steps and, at one update per agent step, 250k updates (walker: 490k). Reacher keeps its
 scripted expert; this script trains any task's SAC expert, but only walker and cheetah use it.
 The expert always reads the state, whatever `--encoder` says (the flag is accepted so that
 every phase takes the same flags).
@@ -86,8 +86,9 @@ class Config(RunConfig):
     """Agent steps per training and evaluation episode (default: from the preset; 500 = the suite's 20 s)."""
     seed_steps: int | None = None
     """Agent steps of uniform random actions before the first update (default: from the preset)."""
-    updates_per_step: float = 1.0
-    """SAC updates per agent step once the seed steps are done (fractions spread them out)."""
+    updates_per_step: float | None = None
+    """SAC updates per agent step once the seed steps are done, fractions spread out (default: from
+    the preset, 1; 2 on walker, where one left seed 0 in a crouched run: ROADMAP, phase 6)."""
     batch_size: int | None = None
     """Transitions per update (default: from the preset)."""
     hidden: int | None = None
@@ -130,6 +131,7 @@ class Config(RunConfig):
             "hidden": p.expert_hidden,
             "batch_size": p.expert_batch,
             "n_step": p.expert_n_step,
+            "updates_per_step": p.expert_updates_per_step,
             "eval_every": p.expert_eval_every,
             "eval_episodes_during": p.expert_eval_episodes,
             "eval_episodes": p.eval_episodes,
