@@ -32,3 +32,14 @@ def test_encoder_latency_covers_every_encoder_at_batch_1_and_50(tmp_path):
     # the task encoder went through save_pretrained / from_pretrained with grid2 pooling of 192 channels
     assert figures["vjepa2-task_dim"] == 4 * 192
     assert figures["state_dim"] < figures["vjepa2-random_dim"]
+
+
+def test_expert_training_splits_an_agent_step_and_projects_the_run(tmp_path):
+    figures = bench.main(bench.Config(sections=("expert_training",), quick=True, out=tmp_path / "b.json"))[
+        "expert_training"
+    ]
+    assert figures["updates_per_agent_step"] == 2.0  # walker's preset
+    assert figures["env_ms_per_agent_step"] > 0 and figures["act_ms"] > 0 and figures["update_ms"] > 0
+    assert 0.0 < figures["update_share"] < 1.0
+    per_step = figures["env_ms_per_agent_step"] + figures["act_ms"] + 2.0 * figures["update_ms"]
+    assert abs(figures["minutes_for_500k_env_steps"] - 250_000 * per_step / 60_000) < 1e-6

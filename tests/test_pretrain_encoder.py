@@ -226,6 +226,15 @@ def test_frames_cache_shows_the_stored_states(finished, data_dir, state_dataset,
     assert np.array_equal(again.frames, cached.frames) and (partial / META_NAME).exists()
 
 
+def test_the_cpu_preset_adds_the_vicreg_term_and_smoke_and_full_train_as_published(tmp_path):
+    def spread(preset: str, **flags) -> tuple[float, float, float]:
+        return pretrain_encoder.Config(preset=preset, data_dir=tmp_path, ckpt_dir=tmp_path, **flags).spread()
+
+    assert spread("cpu") == (1.0, 1.0, 0.1)
+    assert spread("smoke") == spread("full") == (0.0, 0.0, 0.1)
+    assert spread("cpu", var_weight=0.0, cov_weight=0.5) == (0.0, 0.5, 0.1)  # flags still win
+
+
 def test_bad_flags_are_clear_errors(data_dir, tmp_path):
     for overrides, match in [
         ({"image_size": 30}, "multiple of --patch-size"),

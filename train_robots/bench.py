@@ -246,6 +246,58 @@ def bench_sac_policy(device: torch.device) -> dict:
     return figures
 
 
+def bench_expert_training(device: torch.device) -> dict:
+    """Walker's online SAC expert (train_expert.py, cpu preset): where an agent step's time goes, and
+    the minutes 500k env steps take at these rates (aim: <= 90 on the 2-core CPU).
+
+    Per agent step the trainer steps the environment (action repeat 2), acts (batch 1) and makes
+    --updates-per-step SAC updates (batch 256, twin critics) from a replay buffer.
+    """
+    from train_robots import train_expert
+
+    cfg = train_expert.Config(task="walker-walk", encoder="state", preset="cpu").resolved()
+    env = ControlEnv(cfg.task)
+    run = train_expert.build_run(replace(cfg, buffer_size=4 * cfg.batch_size), env, device)
+    dim, actions = env.obs_dim, env.action_dim
+    run.buffer.add(
+        {
+            "z": torch.randn(4 * cfg.batch_size, dim),
+            "action": torch.rand(4 * cfg.batch_size, actions) * 2 - 1,
+            "reward": torch.rand(4 * cfg.batch_size),
+            "next_z": torch.randn(4 * cfg.batch_size, dim),
+            "discount": torch.ones(4 * cfg.batch_size),
+        }
+    )
+    env.reset(0)
+    rng = np.random.default_rng(0)
+    obs = torch.as_tensor(env.observation(), device=device)[None]
+
+    def env_step() -> None:
+        env.step(rng.uniform(env.action_low, env.action_high))
+        env.observation()
+
+    def act() -> None:
+        with torch.no_grad():
+            run.agent.act(obs).cpu()
+
+    def sac_update() -> None:
+        run.agent.update(run.buffer.sample(cfg.batch_size, run.sampler))
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    ms = {name: 1000.0 / _rate(fn, _repeats(n, 3)) for name, fn, n in [("env", env_step, 300), ("act", act, 300)]}
+    ms["update"] = 1000.0 / _rate(sac_update, _repeats(100, 3))
+    per_step = ms["env"] + ms["act"] + cfg.updates_per_step * ms["update"]
+    return {
+        "updates_per_agent_step": cfg.updates_per_step,
+        "env_ms_per_agent_step": ms["env"],
+        "act_ms": ms["act"],
+        "update_ms": ms["update"],
+        "update_share": cfg.updates_per_step * ms["update"] / per_step,
+        "minutes_for_500k_env_steps": cfg.agent_steps() * per_step / 60_000.0,
+    }
+
+
 def bench_dynamics_training(device: torch.device) -> dict:
     """World-model training throughput (transitions predicted per second, forward + backward +
     AdamW step) for each kind at D = 1024 (V-JEPA 2) and D = 8 (reacher state), cpu-preset sizes
@@ -431,6 +483,7 @@ SECTIONS: dict[str, Callable[[torch.device], dict]] = {
     "encoder_latency": bench_encoder_latency,
     "policy_latency": bench_policy_latency,
     "sac_policy": bench_sac_policy,
+    "expert_training": bench_expert_training,
     "dynamics_training": bench_dynamics_training,
     "planners": bench_planners,
     "planner_hold": bench_planner_hold,

@@ -31,7 +31,7 @@ from train_robots.common.data import dataset_dir, ensure_meta, read_meta, save_s
 from train_robots.common.encoders import Encoder, EncoderInfo, build_encoder, encoder_info  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.experts import Expert, make_expert  # noqa: E402
-from train_robots.common.presets import Preset, get_preset  # noqa: E402
+from train_robots.common.presets import Preset, data_sizes  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import ConfigError, code_version, episode_seed, resolve_device  # noqa: E402
 
@@ -39,9 +39,9 @@ from train_robots.common.runtime import ConfigError, code_version, episode_seed,
 @dataclass
 class Config(RunConfig):
     episodes: int | None = None
-    """Episodes to collect (default: from the preset)."""
+    """Episodes to collect (default: from the preset; cpu, reacher, `vjepa2-task`: 2400)."""
     episode_steps: int | None = None
-    """Agent steps per episode (default: from the preset)."""
+    """Agent steps per episode (default: from the preset; cpu, reacher, `vjepa2-task`: 50)."""
     shard_episodes: int | None = None
     """Episodes per shard file (default: from the preset)."""
     epsilon: float = 0.3
@@ -51,7 +51,7 @@ class Config(RunConfig):
 
     def sizes(self) -> Preset:
         """The task's preset with this config's explicit sizes applied."""
-        preset = get_preset(self.preset, self.task)
+        preset = data_sizes(self.preset, self.task, self.encoder)
         overrides = {
             k: getattr(self, k) for k in ("episodes", "episode_steps", "shard_episodes") if getattr(self, k) is not None
         }

@@ -131,11 +131,12 @@ class Config(RunConfig):
     """Range of a block's height / width."""
     min_context: float = 0.25
     """Least share of a clip's tokens left to the context encoder (blocks that would hide more are skipped)."""
-    var_weight: float = 0.0
+    var_weight: float | None = None
     """Weight of a VICReg variance term on the per-clip mean context features (0: V-JEPA as published;
-    see common/jepa.py `clip_spread_loss` for why reacher may need it)."""
-    cov_weight: float = 0.0
-    """Weight of the matching VICReg covariance term (decorrelates the clip-level feature dimensions)."""
+    default: from the preset, 1 on cpu; common/jepa.py `clip_spread_loss` says why reacher needs it)."""
+    cov_weight: float | None = None
+    """Weight of the matching VICReg covariance term, decorrelating the clip-level feature dimensions
+    (default: from the preset, 1 on cpu)."""
     var_floor: float = 0.1
     """The per-dimension std across clips the variance term asks for (features are layer-normed per token)."""
     pooling: str = "grid2"
@@ -186,8 +187,15 @@ class Config(RunConfig):
             "pretrain_ema_start": self.ema_start,
             "pretrain_ema_end": self.ema_end,
             "pretrain_probe_every": self.probe_every,
+            "pretrain_var_weight": self.var_weight,
+            "pretrain_cov_weight": self.cov_weight,
         }
         return replace(get_preset(self.preset, self.task), **{k: v for k, v in fields.items() if v is not None})
+
+    def spread(self) -> tuple[float, float, float]:
+        """(variance weight, covariance weight, std floor) of the VICReg term; weights 0: V-JEPA alone."""
+        s = self.sizes()
+        return s.pretrain_var_weight, s.pretrain_cov_weight, self.var_floor
 
     def mask_specs(self) -> list[MaskSpec]:
         return [MaskSpec(b, s, tuple(self.mask_aspect)) for b, s in zip(self.mask_blocks, self.mask_scales)]
@@ -233,7 +241,7 @@ class Config(RunConfig):
             raise ConfigError(
                 f"need 0 <= --ema-start <= --ema-end <= 1, got {s.pretrain_ema_start}, {s.pretrain_ema_end}"
             )
-        if min(self.var_weight, self.cov_weight) < 0 or self.var_floor <= 0:
+        if min(self.spread()) < 0 or self.var_floor <= 0:
             raise ConfigError("--var-weight and --cov-weight must be >= 0 and --var-floor positive")
         if len(self.mask_blocks) != len(self.mask_scales) or not self.mask_blocks:
             raise ConfigError("--mask-blocks and --mask-scales need one entry per mask kind, as many of each")
@@ -307,7 +315,11 @@ def export_model(jepa: JEPA):
 def training_signature(cfg: Config, data: Dataset) -> dict:
     """Everything the weights depend on; a checkpoint with another one is not resumed."""
     s = cfg.sizes()
-    sizes = {k: v for k, v in asdict(s).items() if k.startswith("pretrain_") and k != "pretrain_probe_every"}
+    # The spread weights enter as "spread", and only when used, as before they were preset fields:
+    # encoders trained before keep their signature.
+    unsigned = ("pretrain_probe_every", "pretrain_var_weight", "pretrain_cov_weight")
+    sizes = {k: v for k, v in asdict(s).items() if k.startswith("pretrain_") and k not in unsigned}
+    var_weight, cov_weight, floor = cfg.spread()
     return {
         **sizes,
         "start_lr_fraction": cfg.start_lr_fraction,
@@ -315,7 +327,7 @@ def training_signature(cfg: Config, data: Dataset) -> dict:
         "weight_decay": cfg.weight_decay,
         "masks": [asdict(m) for m in cfg.mask_specs()],
         "min_context": cfg.min_context,
-        **({"spread": [cfg.var_weight, cfg.cov_weight, cfg.var_floor]} if cfg.var_weight or cfg.cov_weight else {}),
+        **({"spread": [var_weight, cov_weight, floor]} if var_weight or cov_weight else {}),
         "test_fraction": cfg.test_fraction,
         "seed": cfg.seed,
         "task": cfg.task,
@@ -627,7 +639,7 @@ def main(cfg: Config) -> dict:
     data = load_or_render_frames(env, source, source_dir, folder, sizes.pretrain_image_size)
     truth = probe_targets(env, data.state, source.physics)  # what the probes read out of the latents
     split = split_episodes(len(data.frames), cfg.test_fraction, cfg.seed)
-    jepa = JEPA(build_model(sizes, cfg.seed), spread=(cfg.var_weight, cfg.cov_weight, cfg.var_floor)).to(device)
+    jepa = JEPA(build_model(sizes, cfg.seed), spread=cfg.spread()).to(device)
     optimizer = build_optimizer(jepa.model, cfg.weight_decay)
     processor = task_processor(sizes.pretrain_image_size)
     state = resume(out / "pretrain.pt", cfg, jepa, optimizer, signature)

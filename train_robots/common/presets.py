@@ -2,7 +2,8 @@
 `full` (paper scale: 100k transitions, ViT-L at 256 px; for a GPU or Modal).
 
 A script's config leaves a sized field at None to take it from the preset. A few fields
-differ by task (`TASK_SIZES`): `get_preset(name, task)` applies them.
+differ by task (`TASK_SIZES`): `get_preset(name, task)` applies them; the data's sizes also
+differ by encoder (`ENCODER_DATA_SIZES`): `data_sizes(name, task, encoder)` applies those too.
 """
 
 from __future__ import annotations
@@ -98,6 +99,11 @@ class Preset:
     """V-JEPA pretraining: EMA momentum at the last step (rises linearly)."""
     pretrain_probe_every: int = 500
     """V-JEPA pretraining: steps between state probes during training (0: only at the end)."""
+    pretrain_var_weight: float = 0.0
+    """V-JEPA pretraining: weight of the VICReg variance term on the clip-level context features
+    (0: V-JEPA's objective as published)."""
+    pretrain_cov_weight: float = 0.0
+    """V-JEPA pretraining: weight of the matching VICReg covariance term."""
     expert_env_steps: int = 500_000
     """Locomotion expert: environment (control) steps of online SAC; the agent acts and updates
     once per action_repeat of them (500k = 250k agent steps, the anchors' budget)."""
@@ -219,10 +225,12 @@ PRESETS: dict[str, Preset] = {
         sac_eval_every=5000,
         sac_eval_episodes=5,
         # 64 px frames show the target ball (~6 px) and the arm (~2 px wide); patch 8 gives 64
-        # tokens per tubelet. On a 2-core CPU shared with other jobs (load ~5) one thread trained
-        # 39.7 clips/s (two threads were 6x slower there): 3000 steps x 64 clips took 81 min of
-        # training, 94 min with the probes. A slow target (EMA 0.9995 -> 1): with I-JEPA's 0.996
-        # the target had erased the arm and ball from its features by step 1000 (README).
+        # tokens per tubelet. A slow target (EMA 0.9995 -> 1): with I-JEPA's 0.996 the target had
+        # erased the arm and ball from its features by step 1000 (README). V-JEPA alone for 3000
+        # steps took 94 min on one contended thread (39.7 clips/s) and halved the clip-level
+        # feature std (effective rank 84 -> 36); with a VICReg term (weights 1, 1) 1000 steps take
+        # 22 min, keep rank 76, probe a little better everywhere, and dream-SAC from its latents
+        # solved 88% against 80% (600 x 50 data; ROADMAP, "Pixels").
         pretrain_image_size=64,
         pretrain_patch=8,
         pretrain_width=192,
@@ -232,12 +240,14 @@ PRESETS: dict[str, Preset] = {
         pretrain_pred_depth=4,
         pretrain_pred_heads=4,
         pretrain_batch=64,
-        pretrain_steps=3000,
+        pretrain_steps=1000,
         pretrain_lr=5e-4,
         pretrain_warmup=300,
         pretrain_ema_start=0.9995,
         pretrain_ema_end=1.0,
         pretrain_probe_every=500,
+        pretrain_var_weight=1.0,
+        pretrain_cov_weight=1.0,
     ),
     "full": Preset(
         name="full",
@@ -301,9 +311,23 @@ TASK_SIZES: dict[tuple[str, str], dict] = {
 """(preset, domain) -> the preset's fields that differ for that domain's tasks."""
 
 
+ENCODER_DATA_SIZES: dict[tuple[str, str, str], dict] = {
+    # Pixel BC and dream-SAC need to see the arm near the target more often than the state does:
+    # with the encoder pretrained here, 2400 x 50 steps of data (4x the transitions, 8x the reaches)
+    # lift BC from 76% to 90% and dream-SAC from 88% to 98% against 600 x 50 (ROADMAP, "Pixels").
+    ("cpu", "reacher", "vjepa2-task"): dict(episodes=2400, episode_steps=50),
+}
+"""(preset, domain, encoder) -> data sizes that differ for that encoder (see `data_sizes`)."""
+
+
 def get_preset(name: str, task: str | None = None) -> Preset:
     """The named preset, with the sizes of `task`'s domain where they differ (`TASK_SIZES`)."""
     if name not in PRESETS:
         raise ConfigError(f"--preset {name!r} is unknown; choose one of {sorted(PRESETS)}")
     domain = task.split("-")[0] if task is not None else None
     return replace(PRESETS[name], **TASK_SIZES.get((name, domain), {}))
+
+
+def data_sizes(name: str, task: str, encoder: str) -> Preset:
+    """`get_preset(name, task)` with the data sizes of `encoder` where they differ (`ENCODER_DATA_SIZES`)."""
+    return replace(get_preset(name, task), **ENCODER_DATA_SIZES.get((name, task.split("-")[0], encoder), {}))
