@@ -30,7 +30,7 @@ FLAGS = {
     "train_dream_sac": f"{SHARED} --dynamics --updates --horizon --rollout-batch --rollout-every --buffer-size "
     "--batch-size --hidden --gamma --uncertainty-penalty --truncate-quantile --reward-disagreement "
     "--no-reward-disagreement --halt --no-halt --bc-weight --eval-every --eval-episodes-during --eval-episodes "
-    "--eval-episode-steps",
+    "--eval-episode-steps --imagined-starts",
     "run_pipeline": f"{SHARED} --ensemble",
     "train_expert": f"{SHARED} --env-steps --episode-steps --seed-steps --updates-per-step --batch-size --hidden --lr "
     "--n-step "

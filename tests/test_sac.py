@@ -10,10 +10,11 @@ import torch
 
 from train_robots import train_dream_sac
 from train_robots.common.checkpoint import CheckpointError
+from train_robots.common.data import load_dataset
 from train_robots.common.envs import ControlEnv
 from train_robots.common.runtime import ConfigError
 from train_robots.common.sac import ReplayBuffer, SACAgent, SACConfig, SACController, load_agent, save_agent
-from train_robots.common.world_model import WorldModel, WorldModelConfig
+from train_robots.common.world_model import WorldModel, WorldModelConfig, load_world_model
 
 D, A = 8, 2  # reacher state: (cos, sin) of 2 angles, to_target, velocity
 ENCODER = {"name": "state", "id": "state:reacher-easy", "dim": D, "image_size": None}
@@ -221,6 +222,8 @@ def test_config_errors_name_the_flag():
         train_dream_sac.Config(truncate_quantile=0.0, preset="smoke").resolved().validate()
     with pytest.raises(ConfigError, match="--horizon"):
         train_dream_sac.Config(horizon=0, preset="smoke").resolved().validate()
+    with pytest.raises(ConfigError, match="--imagined-starts"):
+        train_dream_sac.Config(imagined_starts=0, preset="smoke").resolved().validate()
 
 
 def test_comparison_marks_missing_phases_not_run(tmp_path):
@@ -255,8 +258,15 @@ def test_train_dream_sac_main_writes_metrics_and_resumes(state_dataset, tmp_path
         assert (out / name).exists(), name
     assert metrics["mean_return"] == saved["mean_return"]
     # more updates: the run resumes from the saved step instead of starting over
-    longer = train_dream_sac.main(train_dream_sac.Config(**{**cfg.__dict__, "updates": 30}))
+    longer = train_dream_sac.main(train_dream_sac.Config(**{**cfg.__dict__, "updates": 30, "imagined_starts": 1}))
     assert longer["step"] == 30 and len(longer["curve_real_return"]) == 3
+    # the imagined return dreams from the first --imagined-starts episodes only
+    data = load_dataset(state_dataset)
+    model = load_world_model(out / "dynamics.pt", encoder=data.meta["encoder"], task="reacher-easy")
+    agent, _ = load_agent(out / "sac.pt", encoder=data.meta["encoder"], task="reacher-easy")
+    first = train_dream_sac.imagined_return(model, agent.eval(), torch.as_tensor(data.z[:1, 0]), 25)
+    assert longer["imagined_return"] == pytest.approx(first, rel=1e-5)
+    assert train_dream_sac.imagined_return(model, agent, torch.as_tensor(data.z[:, 0]), 25) != pytest.approx(first)
     # other settings on the same sac.pt are refused, naming the difference
     with pytest.raises(ConfigError, match="uncertainty_penalty"):
         train_dream_sac.main(train_dream_sac.Config(**{**cfg.__dict__, "uncertainty_penalty": 2.0}))
