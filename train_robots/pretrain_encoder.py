@@ -315,8 +315,8 @@ def export_model(jepa: JEPA):
 def training_signature(cfg: Config, data: Dataset) -> dict:
     """Everything the weights depend on; a checkpoint with another one is not resumed."""
     s = cfg.sizes()
-    # The spread weights enter as "spread", and only when used, as before they were preset fields:
-    # encoders trained before keep their signature.
+    # The spread weights enter as "spread", and only when used, as they did before they were preset
+    # fields: encoders trained before keep their signature.
     unsigned = ("pretrain_probe_every", "pretrain_var_weight", "pretrain_cov_weight")
     sizes = {k: v for k, v in asdict(s).items() if k.startswith("pretrain_") and k not in unsigned}
     var_weight, cov_weight, floor = cfg.spread()

@@ -101,8 +101,8 @@ class Config(RunConfig):
     """Agent steps per evaluation episode (default: from the preset)."""
     imagined_starts: int = 500
     """Dataset episodes (the first N) whose start latents the imagined return averages over, at each
-    evaluation: a whole-episode dream each (on 2400 pixel episodes, all of them took 7 of every 10
-    evaluation minutes; 500 give the mean within 1%)."""
+    evaluation: a whole-episode dream each (on 2400 pixel episodes all of them took about 7 min of one
+    thread, six times a run; the first 500, 1.5 min, give the mean within 1%)."""
     parallel: int | None = None
     """Evaluation episodes run in lockstep, encoded and acted for in one batch (default: all)."""
 
