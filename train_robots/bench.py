@@ -257,15 +257,15 @@ def bench_expert_training(device: torch.device) -> dict:
 
     cfg = train_expert.Config(task="walker-walk", encoder="state", preset="cpu").resolved()
     env = ControlEnv(cfg.task)
-    run = train_expert.build_run(replace(cfg, buffer_size=4 * cfg.batch_size), env, device)
-    dim, actions = env.obs_dim, env.action_dim
+    stored = 4 * cfg.batch_size  # random transitions: an update costs the same whatever they hold
+    run = train_expert.build_run(replace(cfg, buffer_size=stored), env, device)
     run.buffer.add(
         {
-            "z": torch.randn(4 * cfg.batch_size, dim),
-            "action": torch.rand(4 * cfg.batch_size, actions) * 2 - 1,
-            "reward": torch.rand(4 * cfg.batch_size),
-            "next_z": torch.randn(4 * cfg.batch_size, dim),
-            "discount": torch.ones(4 * cfg.batch_size),
+            "z": torch.randn(stored, env.obs_dim),
+            "action": torch.rand(stored, env.action_dim) * 2 - 1,
+            "reward": torch.rand(stored),
+            "next_z": torch.randn(stored, env.obs_dim),
+            "discount": torch.ones(stored),
         }
     )
     env.reset(0)

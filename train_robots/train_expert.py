@@ -4,20 +4,21 @@ Walker and cheetah have no scripted expert, so one is learnt: the project's SAC 
 (common/sac.py, without its BC term) acts in the real environment on the proprioceptive
 observation and learns from a replay buffer of everything it did. The recipe is the standard
 one: uniform random actions for the first `--seed-steps` agent steps, then one update per
-agent step (`--updates-per-step`; two on walker, where one left seed 0 in a crouched run), batch 256, gamma 0.99, Polyak 0.005, lr 3e-4, entropy
-target -|A|. The observation enters unnormalised (the agent's fixed mean 0 / std 1; the
-networks' LayerNorm absorbs the scale of the velocities). Episodes are the suite's full
-1000 control steps (500 agent steps at action repeat 2); they never terminate, so the last
-transition of an episode is a time-limit truncation and bootstraps like every other one.
+agent step (`--updates-per-step`; two on walker, where one left seed 0 in a crouched run),
+batch 256, gamma 0.99, Polyak 0.005, lr 3e-4, entropy target -|A|. The observation enters
+unnormalised (the agent's fixed mean 0 / std 1; the networks' LayerNorm absorbs the scale of
+the velocities). Episodes are the suite's full 1000 control steps (500 agent steps at action
+repeat 2); they never terminate, so the last transition of an episode is a time-limit
+truncation and bootstraps like every other one.
 `--n-step N` makes the critics' targets N-step ones; on walker, 3-step targets did no better
 than the seed (ROADMAP, phase 6), so the default stays 1. For walker, expert.json also gives
 its `posture`: an upright walk and a crouched run score 950 and 820.
 
 Budgets count environment (control) steps, as published results do: `--env-steps 500000`
-is 250k agent steps and, at one update per agent step, 250k updates (walker: 490k). Reacher keeps its
-scripted expert; this script trains any task's SAC expert, but only walker and cheetah use it.
-The expert always reads the state, whatever `--encoder` says (the flag is accepted so that
-every phase takes the same flags).
+is 250k agent steps and, at one update per agent step, 250k updates (walker, at two after the
+seed steps: 490k). Reacher keeps its scripted expert; this script trains any task's SAC
+expert, but only walker and cheetah use it. The expert always reads the state, whatever
+`--encoder` says (the flag is accepted so that every phase takes the same flags).
 
     python train_robots/train_expert.py --task walker-walk
     modal run train_robots/train_expert.py --task cheetah-run

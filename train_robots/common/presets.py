@@ -324,10 +324,14 @@ def get_preset(name: str, task: str | None = None) -> Preset:
     """The named preset, with the sizes of `task`'s domain where they differ (`TASK_SIZES`)."""
     if name not in PRESETS:
         raise ConfigError(f"--preset {name!r} is unknown; choose one of {sorted(PRESETS)}")
-    domain = task.split("-")[0] if task is not None else None
-    return replace(PRESETS[name], **TASK_SIZES.get((name, domain), {}))
+    return replace(PRESETS[name], **TASK_SIZES.get((name, _domain(task)), {}))
 
 
 def data_sizes(name: str, task: str, encoder: str) -> Preset:
     """`get_preset(name, task)` with the data sizes of `encoder` where they differ (`ENCODER_DATA_SIZES`)."""
-    return replace(get_preset(name, task), **ENCODER_DATA_SIZES.get((name, task.split("-")[0], encoder), {}))
+    return replace(get_preset(name, task), **ENCODER_DATA_SIZES.get((name, _domain(task), encoder), {}))
+
+
+def _domain(task: str | None) -> str | None:
+    """ "walker-walk" -> "walker": the key the size tables use."""
+    return task.split("-")[0] if task is not None else None
