@@ -26,6 +26,7 @@ SCRIPTS = {
     "mpc_planner": ["main"],
     "pretrain_encoder": ["main"],
     "probe_encoder": ["main"],
+    "goal_landscape": ["main"],
     "train_expert": ["main"],
 }
 

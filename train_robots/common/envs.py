@@ -141,6 +141,10 @@ class ControlEnv:
             discount *= float(ts.discount if ts.discount is not None else 1.0)
         return StepResult(reward=reward, discount=discount, solved=solved)
 
+    def reward_now(self) -> float:
+        """The task's reward of the current state, without stepping (one control step's worth)."""
+        return float(self._env.task.get_reward(self.physics))
+
     def render(self, size: int) -> np.ndarray:
         """RGB uint8 [size, size, 3] from the task's fixed camera."""
         return self.physics.render(height=size, width=size, camera_id=self.spec.camera_id)
