@@ -1,7 +1,7 @@
 """How far off is the pixel world model, in the goal landscape's units? (one-off diagnostic)
 
 Open-loop rollouts of a world model on held-out episodes (train_dynamics.py's split), with the
-true actions; the error of the imagined latent and of copying the start latent, both as the
+true actions and with another window's actions; the error of the imagined latent and of copying the start latent, both as the
 mean |z_hat - z| in the encoder's raw latent divided by goal_landscape.py's unit (the median
 distance of a pose 3 rad from the goal), and read back as the pose error whose median landscape
 distance equals it.
@@ -37,20 +37,25 @@ steps = data.action.shape[1]
 starts = range(0, steps - max(horizons) + 1, 10)
 z = torch.as_tensor(np.concatenate([data.z[val, s : s + max(horizons) + 1] for s in starts]), dtype=torch.float32)
 a = torch.as_tensor(np.concatenate([data.action[val, s : s + max(horizons)] for s in starts]), dtype=torch.float32)
+# The same starts with another window's actions: a model that ignores the actions scores as well.
+shuffled = a[torch.randperm(len(a), generator=torch.Generator().manual_seed(0))]
 with torch.inference_mode():
     rolled = model.rollout(z[:, 0], a)["z"]  # [N, H, D]
+    rolled_other = model.rollout(z[:, 0], shuffled)["z"]
 # The goal distance's dimensions: the state's pose (not its velocities), every pixel latent's.
 dims = torch.as_tensor(ControlEnv("reacher-easy").pose_dims()) if encoder == "state" else slice(None)
-rolled, z = rolled[..., dims], z[..., dims]
+rolled, rolled_other, z = rolled[..., dims], rolled_other[..., dims], z[..., dims]
 offsets = np.array(OFFSETS_RAD)
 curve = np.array([0.0] + [landscape[f"distance_at_{o:g}rad"] for o in OFFSETS_RAD[1:]])
 out = {"unit_raw": unit, "episodes": len(val), "windows": len(z)}
 for h in horizons:
     model_err = float((rolled[:, h - 1] - z[:, h]).abs().mean() / unit)
     copy_err = float((z[:, 0] - z[:, h]).abs().mean() / unit)
+    other_err = float((rolled_other[:, h - 1] - z[:, h]).abs().mean() / unit)
     out[f"h{h}"] = {
         "model": model_err,
         "copy": copy_err,
+        "model_other_actions": other_err,
         "model_as_offset_rad": float(np.interp(model_err, curve, offsets)),
         "copy_as_offset_rad": float(np.interp(copy_err, curve, offsets)),
     }

@@ -75,6 +75,22 @@ def test_first_episode_replays_an_episode_of_a_longer_run_alone(smoke_dynamics):
     assert json.loads((out / "mpc_cem_from1.json").read_text())["seeds"] == both["seeds"][1:]
 
 
+def test_dynamics_flag_plans_with_another_world_model_and_writes_beside_the_default(smoke_dynamics, tmp_path):
+    data_dir, ckpt_dir = smoke_dynamics
+    default = ckpt_dir / "reacher-easy" / "state" / "dynamics.pt"
+    other = tmp_path / "elsewhere" / "variant.pt"
+    other.parent.mkdir()
+    other.write_bytes(default.read_bytes())
+    metrics = mpc_planner.main(config(data_dir, ckpt_dir, planner="cem", episodes=1, dynamics=other, name="variant"))
+    assert metrics["dynamics"] == str(other)
+    assert (ckpt_dir / "reacher-easy" / "state" / "variant.json").exists()  # outputs stay in the checkpoints
+    assert not (other.parent / "variant.json").exists()
+    with pytest.raises(UserError, match="--dynamics"):
+        mpc_planner.main(config(data_dir, ckpt_dir, dynamics=tmp_path / "missing.pt", name="missing"))
+    remote = config(data_dir, ckpt_dir, dynamics=other, sac=other).on_volume()
+    assert remote.dynamics is None and remote.sac is None  # local paths mean nothing on the volume
+
+
 def test_mpc_without_dynamics_says_train_it_first(tmp_path):
     with pytest.raises(UserError, match="run train_dynamics.py first"):
         mpc_planner.main(config(tmp_path / "data", tmp_path / "ckpt"))

@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from any directory
@@ -164,10 +164,17 @@ class Config(RunConfig):
     force: bool = False
     """Evaluate again even if mpc_<planner>.json of these settings and this model exists."""
 
+    dynamics: Path | None = None
+    """The world model to imagine with (default: <ckpt-dir>/<task>/<encoder>/dynamics.pt); the outputs stay
+    in <ckpt-dir>/<task>/<encoder>/, so name a variant's with --name."""
     sac: Path | None = None
     """The dream-SAC agent lending --value and --prior-samples (default: <ckpt-dir>/<task>/<encoder>/sac.pt)."""
     name: str | None = None
     """Name of the outputs (default: mpc_<planner>), e.g. to keep a variant beside the default."""
+
+    def on_volume(self) -> Config:
+        # --dynamics and --sac name files here, not on the volume: there, the defaults.
+        return replace(super().on_volume(), dynamics=None, sac=None)
 
     def planner_config(self) -> PlannerConfig:
         return self.planning.sized(get_preset(self.preset, self.task), task_spec(self.task))
@@ -267,7 +274,9 @@ def load_guide(cfg: Config, encoder: dict, device: torch.device) -> SACAgent | N
 
 
 def dynamics_path(cfg: Config) -> Path:
-    path = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder) / "dynamics.pt"
+    path = cfg.dynamics or checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder) / "dynamics.pt"
+    if cfg.dynamics is not None and not path.is_file():
+        raise UserError(f"--dynamics {path}: no such file; give a world model written by train_dynamics.py")
     if not path.exists():
         raise UserError(
             f"{path}: not found; run train_dynamics.py first, e.g. `python train_robots/train_dynamics.py "
@@ -280,7 +289,7 @@ def main(cfg: Config) -> dict:
     """Evaluate the planner of `cfg` in the real environment; returns the metrics written."""
     cfg.validate()
     path = dynamics_path(cfg)
-    out_dir = path.parent
+    out_dir = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
     stem = cfg.stem()
     if cfg.planner_config().value or cfg.planner_config().prior_samples:
         load_guide(cfg, {}, torch.device("cpu"))  # a missing sac.pt is named before any work
