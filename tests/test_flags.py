@@ -90,6 +90,21 @@ def test_planner_flags_are_flat_and_sized_by_the_preset():
     assert planner.replan_every == get_preset("cpu").plan_replan_every
 
 
+def test_pixel_planning_on_the_cpu_preset_gets_its_smaller_budget():
+    from train_robots import mpc_planner
+
+    def planner(*args):
+        p = cli.parse(mpc_planner.Config, ["--preset", "cpu", *args]).planner_config()
+        return p.samples, p.iterations, p.elites, p.hold_samples
+
+    assert planner("--encoder", "state") == (500, 5, 64, 100)
+    assert planner("--encoder", "vjepa2-task") == (100, 3, 16, 50)
+    assert planner("--encoder", "vjepa2-random") == (500, 5, 64, 100)  # only the measured encoder
+    assert planner("--encoder", "vjepa2-task", "--preset", "full") == (1000, 5, 64, 0)
+    flags = ("--samples", "200", "--iterations", "4", "--elites", "32", "--hold-samples", "20")
+    assert planner("--encoder", "vjepa2-task", *flags) == (200, 4, 32, 20)  # flags still win
+
+
 def test_planner_guidance_defaults_follow_the_objective():
     from train_robots import mpc_planner
 

@@ -31,7 +31,7 @@ from train_robots.common.data import dataset_dir, ensure_meta, read_meta, save_s
 from train_robots.common.encoders import Encoder, EncoderInfo, build_encoder, encoder_info  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.experts import Expert, make_expert  # noqa: E402
-from train_robots.common.presets import Preset, data_sizes  # noqa: E402
+from train_robots.common.presets import Preset, sizes_for  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import ConfigError, code_version, episode_seed, resolve_device  # noqa: E402
 
@@ -51,7 +51,7 @@ class Config(RunConfig):
 
     def sizes(self) -> Preset:
         """The task's preset with this config's explicit sizes applied."""
-        preset = data_sizes(self.preset, self.task, self.encoder)
+        preset = sizes_for(self.preset, self.task, self.encoder)
         overrides = {
             k: getattr(self, k) for k in ("episodes", "episode_steps", "shard_episodes") if getattr(self, k) is not None
         }

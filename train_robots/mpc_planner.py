@@ -46,7 +46,7 @@ from train_robots.common.encoders import build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv, TaskSpec, task_spec  # noqa: E402
 from train_robots.common.planner_controller import EpisodeTrace, PlannerController  # noqa: E402
 from train_robots.common.planners import Planner, PlannerConfig  # noqa: E402
-from train_robots.common.presets import Preset, get_preset  # noqa: E402
+from train_robots.common.presets import Preset, get_preset, sizes_for  # noqa: E402
 from train_robots.common.rollout import episodes_in_parallel, evaluate, format_success  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import (  # noqa: E402
@@ -89,7 +89,13 @@ class PlannerFlags(PlannerConfig):
     """The planner (train_robots/common/planners.py); its sizes default to the preset's."""
 
     samples: int | None = None
-    """Action sequences imagined per planning iteration (default: from the preset; 1000 on full)."""
+    """Action sequences imagined per planning iteration (default: from the preset; 1000 on full, 500 on
+    cpu, 100 on cpu with vjepa2-task)."""
+    iterations: int | None = None
+    """Sampling rounds per plan (default: from the preset; 5, 3 on cpu with vjepa2-task)."""
+    elites: int | None = None
+    """CEM: the cheapest sequences that refit the sampling distribution (default: from the preset; 64,
+    16 on cpu with vjepa2-task)."""
     replan_every: int | None = None
     """Agent steps between plans (receding horizon; default: from the preset, 1 on full)."""
     objective: str | None = None
@@ -121,6 +127,8 @@ class PlannerFlags(PlannerConfig):
         objective = chosen.get("objective", "goal" if task.goal_images else "reward")
         defaults = {
             "samples": samples,
+            "iterations": preset.plan_iterations,
+            "elites": preset.plan_elites,
             "replan_every": preset.plan_replan_every,
             "objective": objective,
             "value": objective == "reward",
@@ -177,7 +185,7 @@ class Config(RunConfig):
         return replace(super().on_volume(), dynamics=None, sac=None)
 
     def planner_config(self) -> PlannerConfig:
-        return self.planning.sized(get_preset(self.preset, self.task), task_spec(self.task))
+        return self.planning.sized(sizes_for(self.preset, self.task, self.encoder), task_spec(self.task))
 
     def stem(self) -> str:
         """Outputs' name: --name, else mpc_<planner>; a replay from --first-episode K gets _from<K>

@@ -3,7 +3,7 @@
 
 A script's config leaves a sized field at None to take it from the preset. A few fields
 differ by task (`TASK_SIZES`): `get_preset(name, task)` applies them; the data's sizes also
-differ by encoder (`ENCODER_DATA_SIZES`): `data_sizes(name, task, encoder)` applies those too.
+and the planner's differ by encoder (`ENCODER_SIZES`): `sizes_for(name, task, encoder)` applies those too.
 """
 
 from __future__ import annotations
@@ -58,6 +58,10 @@ class Preset:
     """World model: longest open-loop horizon evaluated (clipped to the episode length)."""
     plan_samples: int = 1000
     """Planning: action sequences imagined per iteration."""
+    plan_iterations: int = 5
+    """Planning: sampling rounds per plan."""
+    plan_elites: int = 64
+    """Planning (CEM): the cheapest sequences that refit the sampling distribution."""
     plan_replan_every: int = 1
     """Planning: agent steps between plans (2 halves the cost per action)."""
     plan_hold_samples: int = 0
@@ -311,13 +315,23 @@ TASK_SIZES: dict[tuple[str, str], dict] = {
 """(preset, domain) -> the preset's fields that differ for that domain's tasks."""
 
 
-ENCODER_DATA_SIZES: dict[tuple[str, str, str], dict] = {
+ENCODER_SIZES: dict[tuple[str, str, str], dict] = {
     # Pixel BC and dream-SAC need to see the arm near the target more often than the state does:
     # with the encoder pretrained here, 2400 x 50 steps of data (4x the transitions, 8x the reaches)
     # lift BC from 76% to 90% and dream-SAC from 88% to 98% against 600 x 50 (ROADMAP, "Pixels").
-    ("cpu", "reacher", "vjepa2-task"): dict(episodes=2400, episode_steps=50),
+    # Planning in its 768-float latent costs 1.5 s per action on a CPU thread at the state's budget
+    # (500 samples x 5 iterations); 100 x 3 (16 elites, 50 held) costs a sixth and did as well
+    # (20 episodes: 95% / 336; the first 5: 259 against 280; ROADMAP, "A planner budget for pixels").
+    ("cpu", "reacher", "vjepa2-task"): dict(
+        episodes=2400,
+        episode_steps=50,
+        plan_samples=100,
+        plan_iterations=3,
+        plan_elites=16,
+        plan_hold_samples=50,
+    ),
 }
-"""(preset, domain, encoder) -> data sizes that differ for that encoder (see `data_sizes`)."""
+"""(preset, domain, encoder) -> the preset's fields that differ for that encoder (see `sizes_for`)."""
 
 
 def get_preset(name: str, task: str | None = None) -> Preset:
@@ -327,9 +341,9 @@ def get_preset(name: str, task: str | None = None) -> Preset:
     return replace(PRESETS[name], **TASK_SIZES.get((name, _domain(task)), {}))
 
 
-def data_sizes(name: str, task: str, encoder: str) -> Preset:
-    """`get_preset(name, task)` with the data sizes of `encoder` where they differ (`ENCODER_DATA_SIZES`)."""
-    return replace(get_preset(name, task), **ENCODER_DATA_SIZES.get((name, _domain(task), encoder), {}))
+def sizes_for(name: str, task: str, encoder: str) -> Preset:
+    """`get_preset(name, task)` with the sizes of `encoder` where they differ (`ENCODER_SIZES`)."""
+    return replace(get_preset(name, task), **ENCODER_SIZES.get((name, _domain(task), encoder), {}))
 
 
 def _domain(task: str | None) -> str | None:
