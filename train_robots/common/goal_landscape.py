@@ -109,7 +109,7 @@ def around_goal(
     [len(SPEEDS_RAD)] or empty); `env` is left in the state it was."""
     start = env.get_state()
     offsets, errors, solved, observations = [], [], [], []
-    moving: list[np.ndarray] = []
+    moving = np.zeros(0)
     try:
         for direction in directions:
             for offset in OFFSETS_RAD:
@@ -127,18 +127,12 @@ def around_goal(
                     env.set_state(pose_at(env, goal.state, -speed * direction))
                     clips.append(encoder.motion_inputs(encoder.observe(env)[None], current[None])[0])
             z_moving = encoder.encode(np.stack(clips)).reshape(len(directions), len(SPEEDS_RAD), -1)
-            moving = [latent_distance(z_moving, goal.z, encoder.goal_dims).mean(0)]
+            moving = latent_distance(z_moving, goal.z, encoder.goal_dims).mean(0)
     finally:
         env.set_state(start)
     z = encoder.encode(np.stack(observations))
     distance = latent_distance(z, goal.z, encoder.goal_dims)
-    return (
-        np.array(offsets),
-        np.array(errors),
-        np.array(solved),
-        distance,
-        np.array(moving[0]) if moving else np.zeros(0),
-    )
+    return np.array(offsets), np.array(errors), np.array(solved), distance, moving
 
 
 def in_units(distance: np.ndarray, offset: np.ndarray) -> float:
