@@ -35,7 +35,6 @@ from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
 from train_robots.common.encoders import build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv, task_spec  # noqa: E402
 from train_robots.common.goal_landscape import (  # noqa: E402
-    hinge_count,
     landscape_of,
     plot_landscape,
     summarize,
@@ -84,7 +83,7 @@ def main(cfg: Config) -> dict:
     for i in tqdm(range(cfg.goals), desc="goal landscape", unit="goal"):
         env.reset(episode_seed(cfg.seed, i, "eval"))
         goal = goal_from_expert(env, encoder, ckpt_dir=cfg.ckpt_dir)
-        parts.append(landscape_of(env, encoder, goal, unit_directions(cfg.directions, hinge_count(env), rng)))
+        parts.append(landscape_of(env, encoder, goal, unit_directions(cfg.directions, len(env.hinge_angles()), rng)))
     figures = {
         "task": cfg.task,
         "encoder": cfg.encoder,

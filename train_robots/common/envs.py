@@ -196,8 +196,7 @@ class ControlEnv:
     def hinge_angles(self, state: np.ndarray | None = None) -> np.ndarray:
         """The hinge joints' angles of a state (default: the current one), for pose comparisons."""
         qpos = self.physics.data.qpos if state is None else np.asarray(state)[: self.physics.model.nq]
-        hinges = self.physics.model.jnt_type == mujoco.mjtJoint.mjJNT_HINGE
-        return np.asarray(qpos)[self.physics.model.jnt_qposadr[hinges]]
+        return np.asarray(qpos)[self.physics.model.jnt_qposadr[self._hinges()]]
 
     def pose_error(self, goal_state: np.ndarray) -> float:
         """Mean absolute difference (radians, wrapped to [-pi, pi]) between the current hinge angles
@@ -208,12 +207,24 @@ class ControlEnv:
     def random_pose(self, rng: np.random.Generator) -> np.ndarray:
         """A state with every hinge at a uniform angle in its range (unlimited: the whole circle),
         at rest, the rest of the state (reacher's target) as now: a reachable goal pose."""
-        model, state = self.physics.model, self.get_state()
-        for joint in np.flatnonzero(model.jnt_type == mujoco.mjtJoint.mjJNT_HINGE):
-            low, high = model.jnt_range[joint] if model.jnt_limited[joint] else (-np.pi, np.pi)
-            state[model.jnt_qposadr[joint]] = rng.uniform(low, high)
+        model = self.physics.model
+        ranges = [model.jnt_range[joint] if model.jnt_limited[joint] else (-np.pi, np.pi) for joint in self._hinges()]
+        return self.pose_with(self.get_state(), np.array([rng.uniform(low, high) for low, high in ranges]))
+
+    def pose_with(self, state: np.ndarray, angles: np.ndarray) -> np.ndarray:
+        """`state` with its hinge angles set to `angles` (limited joints clipped to their range),
+        at rest; everything else (reacher's target) unchanged."""
+        model, state = self.physics.model, np.array(state, dtype=np.float64)
+        for joint, angle in zip(self._hinges(), angles, strict=True):
+            if model.jnt_limited[joint]:
+                angle = np.clip(angle, *model.jnt_range[joint])
+            state[model.jnt_qposadr[joint]] = angle
         state[model.nq : model.nq + model.nv] = 0.0
         return state
+
+    def _hinges(self) -> np.ndarray:
+        """Indices of the hinge joints."""
+        return np.flatnonzero(self.physics.model.jnt_type == mujoco.mjtJoint.mjJNT_HINGE)
 
     def get_state(self) -> np.ndarray:
         """Everything needed to restore this exact moment: qpos, qvel, act and task extras."""

@@ -72,22 +72,7 @@ def unit_directions(count: int, dims: int, rng: np.random.Generator) -> np.ndarr
 def pose_at(env: ControlEnv, goal_state: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """The goal state with its hinge angles moved by `shift` (limited joints clipped to their
     range), at rest; everything else (reacher's target) as in the goal."""
-    import mujoco
-
-    model, state = env.physics.model, np.array(goal_state, dtype=np.float64)
-    hinges = np.flatnonzero(model.jnt_type == mujoco.mjtJoint.mjJNT_HINGE)
-    for joint, delta in zip(hinges, shift, strict=True):
-        address = model.jnt_qposadr[joint]
-        angle = state[address] + delta
-        if model.jnt_limited[joint]:
-            angle = np.clip(angle, *model.jnt_range[joint])
-        state[address] = angle
-    state[model.nq : model.nq + model.nv] = 0.0
-    return state
-
-
-def hinge_count(env: ControlEnv) -> int:
-    return int(env.hinge_angles().shape[0])
+    return env.pose_with(goal_state, env.hinge_angles(goal_state) + shift)
 
 
 def landscape_of(env: ControlEnv, encoder: Encoder, goal: Goal, directions: np.ndarray) -> Landscape:
@@ -160,13 +145,16 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(spearmanr(x, y).statistic)
 
 
+def pooled(parts: list[Landscape], name: str) -> np.ndarray:
+    """One field of every goal's landscape, end to end."""
+    return np.concatenate([getattr(p, name) for p in parts])
+
+
 def summarize(parts: list[Landscape]) -> dict:
     """Flat figures over every goal: how the distance follows the pose error (Spearman), tells the
     target from outside it (AUC per goal, averaged over goals that have both), its median per
     offset and the moving goal's median per speed."""
-    offset = np.concatenate([p.offset for p in parts])
-    error = np.concatenate([p.pose_error for p in parts])
-    distance = np.concatenate([p.distance for p in parts])
+    offset, error, distance = (pooled(parts, name) for name in ("offset", "pose_error", "distance"))
     # The goal itself (offset 0) sits at distance 0 by construction: leave it out of the ranks.
     away = offset > 0
     aucs = [rank_auc(p.distance[p.in_target & (p.offset > 0)], p.distance[~p.in_target]) for p in parts]
@@ -177,15 +165,15 @@ def summarize(parts: list[Landscape]) -> dict:
         "spearman_distance_vs_pose_error": spearman(distance[away], error[away]),
         "auc_in_target": float(np.mean(aucs)) if aucs else float("nan"),
         "goals_with_auc": len(aucs),
-        "in_target_share": float(np.concatenate([p.in_target[p.offset > 0] for p in parts]).mean()),
+        "in_target_share": float(pooled(parts, "in_target")[away].mean()),
         "distance_unit_raw": float(np.mean([p.unit for p in parts])),
     }
     for value in OFFSETS_RAD[1:]:
         figures[f"distance_at_{value:g}rad"] = float(np.median(distance[np.isclose(offset, value)]))
-    moving = np.stack([p.moving for p in parts]) if parts and parts[0].moving.size else None
-    if moving is not None:
-        for i, speed in enumerate(SPEEDS_RAD):
-            figures[f"moving_distance_at_{speed:g}rad"] = float(np.median(moving[:, i]))
+    if parts[0].moving.size:
+        moving = np.median(np.stack([p.moving for p in parts]), axis=0)
+        for speed, value in zip(SPEEDS_RAD, moving, strict=True):
+            figures[f"moving_distance_at_{speed:g}rad"] = float(value)
     return figures
 
 
@@ -198,10 +186,7 @@ def plot_landscape(parts: list[Landscape], title: str):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    error = np.concatenate([p.pose_error for p in parts])
-    distance = np.concatenate([p.distance for p in parts])
-    inside = np.concatenate([p.in_target for p in parts])
-    offset = np.concatenate([p.offset for p in parts])
+    error, distance, inside, offset = (pooled(parts, n) for n in ("pose_error", "distance", "in_target", "offset"))
     ax.scatter(error[~inside], distance[~inside], s=6, alpha=0.35, color="0.5", label="outside the target")
     ax.scatter(error[inside], distance[inside], s=8, alpha=0.7, color="tab:green", label="inside the target")
     medians = [(np.median(error[offset == o]), np.median(distance[offset == o])) for o in OFFSETS_RAD]
