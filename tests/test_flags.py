@@ -105,6 +105,21 @@ def test_pixel_planning_on_the_cpu_preset_gets_its_smaller_budget():
     assert planner("--encoder", "vjepa2-task", *flags) == (200, 4, 32, 20)  # flags still win
 
 
+def test_the_pixel_world_model_on_the_cpu_preset_trains_longer_on_one_step():
+    from train_robots import train_dynamics
+
+    def sizes(*args):
+        cfg = cli.parse(train_dynamics.Config, ["--preset", "cpu", *args]).resolved()
+        return cfg.width, cfg.rollout_steps, cfg.steps
+
+    assert sizes("--encoder", "state") == (256, 5, 3000)
+    assert sizes("--encoder", "vjepa2-task") == (512, 1, 15000)
+    assert sizes("--encoder", "vjepa2-random") == (256, 5, 3000)  # only the measured encoder
+    assert sizes("--encoder", "vjepa2-task", "--preset", "full")[:2] == (512, 5)
+    flags = ("--width", "128", "--rollout-steps", "3", "--steps", "100")
+    assert sizes("--encoder", "vjepa2-task", *flags) == (128, 3, 100)  # flags still win
+
+
 def test_planner_guidance_defaults_follow_the_objective():
     from train_robots import mpc_planner
 

@@ -40,7 +40,7 @@ from train_robots.common.data import DataError, Dataset, dataset_dir, load_datas
 from train_robots.common.encoders import encoder_info  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.experts import make_expert  # noqa: E402
-from train_robots.common.presets import get_preset  # noqa: E402
+from train_robots.common.presets import get_preset, sizes_for  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import ConfigError, resolve_device, seed_everything, write_json  # noqa: E402
 from train_robots.common.training import check_finite, save_curves, split_episodes  # noqa: E402
@@ -58,8 +58,9 @@ class Config(RunConfig):
     """mlp (residual MLP) or transformer (causal, over a window of past latents and actions)."""
     ensemble: int = 1
     """Members of the ensemble; their disagreement is the model's uncertainty."""
-    rollout_steps: int = 5
-    """Training horizon: 1 = one-step (teacher forcing); k > 1 unrolls the model k steps on its own predictions."""
+    rollout_steps: int | None = None
+    """Training horizon: 1 = one-step (teacher forcing); k > 1 unrolls the model k steps on its own
+    predictions (default: from the preset)."""
     width: int | None = None
     """Hidden (MLP) or model (Transformer) width (default: from the preset)."""
     depth: int | None = None
@@ -89,8 +90,9 @@ class Config(RunConfig):
 
     def resolved(self) -> Config:
         """This config with every preset-sized field filled in."""
-        preset = get_preset(self.preset, self.task)
+        preset = sizes_for(self.preset, self.task, self.encoder)
         sizes = {
+            "rollout_steps": preset.dynamics_rollout_steps,
             "width": preset.dynamics_width,
             "depth": preset.dynamics_depth,
             "window": preset.dynamics_window,
