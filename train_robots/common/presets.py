@@ -328,8 +328,10 @@ ENCODER_SIZES: dict[tuple[str, str, str], dict] = {
     # (20 episodes: 95% / 336; the first 5: 259 against 280; ROADMAP, "A planner budget for pixels").
     # Its world model, trained 3000 steps on 5-step rollouts at width 256, barely responds to the
     # actions (imagined costs rank sequences at Spearman 0.35 against the real ones); one-step
-    # training for 15,000 steps at width 512 ranks at 0.51 and lifts CEM from 95% / 336 (20
-    # episodes) to 94% / 477 over 50 (ROADMAP, "Why the pixel planners fail").
+    # training for 15,000 steps at width 512 ranks at 0.51 and lifts CEM on the same 20 episodes
+    # from 95% / 336 to 100% / 610 (94% / 477 over 50); dream-SAC in five of them: 96% / 864, within
+    # noise of 98% / 882. 5-step training at that width stops the open-loop drift but CEM does worse
+    # (ROADMAP, "Why the pixel planners fail").
     ("cpu", "reacher", "vjepa2-task"): dict(
         episodes=2400,
         episode_steps=50,
