@@ -40,7 +40,7 @@ from train_robots.common.data import DataError, Dataset, dataset_dir, load_datas
 from train_robots.common.encoders import encoder_info  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.experts import make_expert  # noqa: E402
-from train_robots.common.presets import get_preset, sizes_for  # noqa: E402
+from train_robots.common.presets import sizes_for  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import ConfigError, resolve_device, seed_everything, write_json  # noqa: E402
 from train_robots.common.training import check_finite, save_curves, split_episodes  # noqa: E402
@@ -155,7 +155,7 @@ def load_data(cfg: Config) -> Dataset:
         expected = {"name": cfg.encoder, "id": cfg.encoder_source()}
     else:
         expected = encoder_info(
-            cfg.encoder, ControlEnv(cfg.task), get_preset(cfg.preset, cfg.task), cfg.encoder_source()
+            cfg.encoder, ControlEnv(cfg.task), sizes_for(cfg.preset, cfg.task, cfg.encoder), cfg.encoder_source()
         )
         expected = expected.to_dict()
     expert = make_expert(cfg.task, cfg.ckpt_dir).id
