@@ -26,9 +26,12 @@ def smoke_config(data_dir, ckpt_dir, **overrides) -> train_dynamics.Config:
 
 
 @pytest.fixture(scope="module")
-def trained(state_dataset, tmp_path_factory):
-    """A one-step MLP trained once on the smoke state data: (config, metrics, output folder)."""
-    cfg = smoke_config(state_dataset.parents[1], tmp_path_factory.mktemp("ckpt"), rollout_steps=1)
+def trained(tmp_path_factory):
+    """A one-step MLP trained once on 20 smoke state episodes: (config, metrics, output folder).
+    (The session's 4-episode dataset validates on one episode: too few to tell a model from copying
+    once the expert rests in the target, where copying is exact.)"""
+    data_dir = generate.main(smoke_generate_config(tmp_path_factory.mktemp("data"), episodes=20)).parents[1]
+    cfg = smoke_config(data_dir, tmp_path_factory.mktemp("ckpt"), rollout_steps=1, steps=1000, width=64)
     metrics = train_dynamics.main(cfg)
     return cfg, metrics, cfg.ckpt_dir / "reacher-easy" / "state"
 

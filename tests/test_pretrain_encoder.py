@@ -211,6 +211,20 @@ def test_frames_of_another_image_size_are_refused(finished, data_dir, tmp_path):
         pretrain_encoder.main(config(data_dir, tmp_path, image_size=16, patch_size=4, frames_dir=cached))
 
 
+def test_frames_and_encoders_of_another_experts_episodes_are_refused(finished, data_dir, state_dataset, tmp_path):
+    # The same seeds, sizes and exploration, another expert: other episodes, so other video.
+    other = tmp_path / "other-expert"
+    shutil.copytree(state_dataset, other)
+    meta = json.loads((other / "meta.json").read_text())
+    (other / "meta.json").write_text(json.dumps({**meta, "expert_id": "ReacherExpert"}))
+    cached = frames_dir(data_dir, "reacher-easy", SIZE)
+    with pytest.raises(DataError, match="source: cache has .*'expert': 'ReacherExpert\\(.*'expert': 'ReacherExpert'}"):
+        pretrain_encoder.main(config(data_dir, tmp_path, source_dir=other, frames_dir=cached))
+    ckpt, _, _ = finished
+    with pytest.raises(ConfigError, match="--force"):  # the finished encoder is not reused for it
+        pretrain_encoder.main(config(data_dir, ckpt, source_dir=other, frames_dir=tmp_path / "frames"))
+
+
 def test_frames_cache_shows_the_stored_states(finished, data_dir, state_dataset, tmp_path):
     env = ControlEnv("reacher-easy")
     source = load_dataset(state_dataset)

@@ -43,15 +43,19 @@ class ReacherExpert:
 
     position_gain: float = 15.0
     """Desired fingertip velocity per metre of error (1/s)."""
-    velocity_gain: float = 1.0
-    """Torque per rad/s of joint-velocity error (actions saturate at +-1)."""
+    velocity_gain: float = 0.2
+    """Torque per rad/s of joint-velocity error (actions saturate at +-1). The torque is held for a
+    whole agent step (0.04 s): at 1.0 the loop overshoots, and in the target the arm shook in a
+    +-1 torque limit cycle at ~3 rad/s instead of resting (its data held no arm at rest, so no
+    world model could imagine holding the goal pose); 0.2 comes to rest, as fast to the target."""
     damping: float = 0.05
     """Levenberg-Marquardt damping lambda of the least-squares inverse (metres)."""
 
     @property
     def id(self) -> str:
-        """A scripted expert is its code: its name is its identity."""
-        return type(self).__name__
+        """A scripted expert is its code and gains. Data of the first one (velocity gain 1.0) recorded
+        the bare name "ReacherExpert", so it is told apart from this one's."""
+        return f"{type(self).__name__}(position_gain={self.position_gain:g}, velocity_gain={self.velocity_gain:g}, damping={self.damping:g})"
 
     def act(self, env: ControlEnv, step: int) -> np.ndarray:
         physics = env.physics
