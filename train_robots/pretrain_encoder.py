@@ -49,7 +49,7 @@ from tqdm import tqdm  # noqa: E402
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import checkpoint_dir, load_checkpoint, save_checkpoint  # noqa: E402
 from train_robots.common.collapse import check_collapse, clip_std, effective_rank, feature_std  # noqa: E402
-from train_robots.common.data import Dataset, recorded_expert  # noqa: E402
+from train_robots.common.data import Dataset, expert_fields  # noqa: E402
 from train_robots.common.encoders import DEFAULT_VJEPA2_ID  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.frames import (  # noqa: E402
@@ -335,7 +335,7 @@ def training_signature(cfg: Config, data: Dataset) -> dict:
             f"data_{k}": data.meta.get(k)
             for k in ("task", "episodes", "episode_steps", "seed", "epsilon", "physics_dim")
         },
-        "data_expert": recorded_expert(data.meta),  # another expert's episodes are other video
+        **expert_fields(data.meta, "data_expert"),  # another expert's episodes are other video
     }
 
 

@@ -142,6 +142,18 @@ def recorded_expert(meta: dict) -> str | None:
     return meta.get("expert_id", meta.get("expert"))
 
 
+DEFAULT_SCRIPTED_EXPERT = "ReacherExpert"
+"""The id of reacher's scripted expert at its default gains (`experts.ReacherExpert`)."""
+
+
+def expert_fields(meta: dict, key: str = "expert") -> dict:
+    """{key: the expert id of a dataset's meta} for identities derived from the dataset (frames
+    caches, pretrained encoders). Empty for reacher's default scripted expert: those identities
+    named no expert before, and every one of them was made from its data, so they stay valid."""
+    expert = recorded_expert(meta)
+    return {} if expert in (None, DEFAULT_SCRIPTED_EXPERT) else {key: expert}
+
+
 def read_meta(folder: Path) -> dict:
     path = Path(folder) / META_NAME
     if not path.exists():

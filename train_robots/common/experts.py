@@ -43,19 +43,23 @@ class ReacherExpert:
 
     position_gain: float = 15.0
     """Desired fingertip velocity per metre of error (1/s)."""
-    velocity_gain: float = 0.2
+    velocity_gain: float = 1.0
     """Torque per rad/s of joint-velocity error (actions saturate at +-1). The torque is held for a
-    whole agent step (0.04 s): at 1.0 the loop overshoots, and in the target the arm shook in a
-    +-1 torque limit cycle at ~3 rad/s instead of resting (its data held no arm at rest, so no
-    world model could imagine holding the goal pose); 0.2 comes to rest, as fast to the target."""
+    whole agent step (0.04 s), and at 1.0 the loop overshoots: in the target the arm shakes in a
+    +-1 torque limit cycle at ~3 rad/s rather than resting, so its data shows no arm at rest. 0.2
+    comes to rest, as fast to the target (ROADMAP.md: data of it did not lift the pixel planner,
+    so every dataset so far keeps this one)."""
     damping: float = 0.05
     """Levenberg-Marquardt damping lambda of the least-squares inverse (metres)."""
 
     @property
     def id(self) -> str:
-        """A scripted expert is its code and gains. Data of the first one (velocity gain 1.0) recorded
-        the bare name "ReacherExpert", so it is told apart from this one's."""
-        return f"{type(self).__name__}(position_gain={self.position_gain:g}, velocity_gain={self.velocity_gain:g}, damping={self.damping:g})"
+        """A scripted expert is its code and gains: the default gains are the bare name (as every
+        dataset so far recorded it), other gains name themselves, so their data is told apart."""
+        name = type(self).__name__
+        if self == ReacherExpert():
+            return name
+        return f"{name}(position_gain={self.position_gain:g}, velocity_gain={self.velocity_gain:g}, damping={self.damping:g})"
 
     def act(self, env: ControlEnv, step: int) -> np.ndarray:
         physics = env.physics

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from train_robots.common.data import DataError, Dataset, dataset_dir, load_dataset, read_meta, recorded_expert
+from train_robots.common.data import DataError, Dataset, dataset_dir, expert_fields, load_dataset, read_meta
 from train_robots.common.envs import SHADOW_MAP_SIZE, ControlEnv
 from train_robots.common.runtime import atomic_write_bytes, code_version, write_json
 
@@ -59,7 +59,7 @@ def frames_meta(source: Dataset, source_dir: Path, task: str, image_size: int, c
         "camera_id": camera_id,
         "shadow_map": SHADOW_MAP_SIZE,
         "source_dir": str(source_dir),
-        "source": {**{k: source.meta.get(k) for k in SOURCE_FIELDS}, "expert": recorded_expert(source.meta)},
+        "source": {**{k: source.meta.get(k) for k in SOURCE_FIELDS}, **expert_fields(source.meta)},
         "shape": [source.episodes, source.physics.shape[1], image_size, image_size, 3],
         "code_version": code_version(),
     }
