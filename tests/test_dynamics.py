@@ -29,7 +29,7 @@ def smoke_config(data_dir, ckpt_dir, **overrides) -> train_dynamics.Config:
 def trained(tmp_path_factory):
     """A one-step MLP trained once on 20 smoke state episodes: (config, metrics, output folder).
     (The session's 4-episode dataset validates on one episode: too few to tell a model from copying
-    once the expert rests in the target, where copying is exact.)"""
+    reliably; a settling expert's data, where copying is nearly exact at rest, tipped it.)"""
     data_dir = generate.main(smoke_generate_config(tmp_path_factory.mktemp("data"), episodes=20)).parents[1]
     cfg = smoke_config(data_dir, tmp_path_factory.mktemp("ckpt"), rollout_steps=1, steps=1000, width=64)
     metrics = train_dynamics.main(cfg)

@@ -66,7 +66,7 @@ def test_expert_solves_reacher_through_evaluate(tmp_path, env, state_encoder):
     assert metrics["encoder"] == "state" and metrics["ms_per_step"] >= metrics["ms_per_action"] > 0
     frames = iio.imread(gif, index=None)
     assert frames.shape[1:3] == (GIF_SIZE, GIF_SIZE)
-    # GIF merges identical consecutive frames (the arm at rest) into one longer frame: 60 steps of 40 ms.
+    # GIF merges identical consecutive frames (an arm at rest) into one longer one: 60 steps of 40 ms.
     with Image.open(gif) as image:
         durations = [image.seek(i) or image.info["duration"] for i in range(image.n_frames)]
     assert image.n_frames == frames.shape[0] <= 60 and sum(durations) == 60 * 40
