@@ -45,13 +45,12 @@ def real_distances(goal, actions: np.ndarray) -> np.ndarray:
     out = np.zeros(actions.shape[:2])
     for s, sequence in enumerate(actions):
         env.set_state(goal.state)
-        previous, latents = encoder.observe(env), []
+        observations = [encoder.observe(env)]
         for action in sequence:
             env.step(action)
-            current = encoder.observe(env)
-            latents.append(encoder.encode(encoder.motion_inputs(previous[None], current[None]))[0])
-            previous = current
-        out[s] = planner.distance(np.stack(latents), goal.z)
+            observations.append(encoder.observe(env))
+        latents = encoder.encode(encoder.episode_inputs(np.stack(observations)))[1:]  # as the data encodes them
+        out[s] = planner.distance(latents, goal.z)
     return out
 
 
