@@ -11,7 +11,7 @@ from train_robots import train_bc
 from train_robots.common.dagger import LabellingController, labelled_rollouts
 from train_robots.common.encoders import build_encoder
 from train_robots.common.envs import ControlEnv
-from train_robots.common.experts import make_expert
+from train_robots.common.experts import ReacherExpert, make_expert
 from train_robots.common.presets import get_preset
 from train_robots.common.rollout import ExpertController
 from train_robots.common.runtime import episode_seed
@@ -31,7 +31,7 @@ def test_the_learner_drives_and_the_expert_labels_every_visited_state():
     env = ControlEnv("reacher-easy")
     encoder = build_encoder("state", env, get_preset("smoke", "reacher-easy"), "cpu")
     rollouts = labelled_rollouts(
-        env, encoder, StillController(), ExpertController("reacher-easy"), 3, 12, seed=0, first_episode=5
+        env, encoder, StillController(), ExpertController(ReacherExpert()), 3, 12, seed=0, first_episode=5
     )
     assert rollouts.z.shape == (3, 12, 8) and rollouts.expert_action.shape == (3, 12, 2)
     # Replay the same starts with the learner's (zero) actions: the labels are the expert's action there.
@@ -48,7 +48,7 @@ def test_the_learner_drives_and_the_expert_labels_every_visited_state():
 
 def test_the_labelling_controller_refuses_a_second_batch():
     env = ControlEnv("reacher-easy")
-    labelling = LabellingController(StillController(), ExpertController("reacher-easy"))
+    labelling = LabellingController(StillController(), ExpertController(ReacherExpert()))
     env.reset(0)
     labelling.reset([env], [0])
     labelling.act(np.zeros((1, 8), np.float32))

@@ -3,10 +3,16 @@ import json
 import numpy as np
 import pytest
 
-from train_robots.common.data import DEFAULT_SCRIPTED_EXPERT, DataError, load_dataset
+from tests.conftest import smoke_generate_config
+from train_robots import generate_and_encode_modal as generate
+from train_robots import train_bc, train_dynamics
+from train_robots.common.data import DEFAULT_SCRIPTED_EXPERT, DataError, load_dataset, read_meta, recorded_expert
+from train_robots.common.encoders import StateEncoder
 from train_robots.common.envs import ControlEnv
 from train_robots.common.experts import ReacherExpert, make_expert
-from train_robots.common.runtime import episode_seed
+from train_robots.common.goals import goal_from_expert
+from train_robots.common.run_config import RunConfig
+from train_robots.common.runtime import ConfigError, episode_seed
 
 
 def run_episode(env, controller, seed):
@@ -69,3 +75,59 @@ def test_data_of_other_gains_is_told_apart(tmp_path):
     (tmp_path / "meta.json").write_text(json.dumps(legacy))
     with pytest.raises(DataError, match=r"collected by the expert 'ReacherExpert', .*'ReacherExpert\(position_gain"):
         load_dataset(tmp_path, expect_expert=settling.id)  # refused before any shard is read
+
+
+def test_the_expert_gain_flag_collects_data_that_only_the_same_flag_reads(tmp_path):
+    settling = ReacherExpert(velocity_gain=0.2)
+    sizes = dict(episodes=2, episode_steps=20, shard_episodes=2)
+    default_dir = generate.main(smoke_generate_config(tmp_path / "default", **sizes))
+    folder = generate.main(smoke_generate_config(tmp_path / "data", expert_velocity_gain=0.2, **sizes))
+    assert recorded_expert(read_meta(folder)) == settling.id
+    # the flag reached the expert: the same seeds and exploration, other expert actions
+    default, other = load_dataset(default_dir), load_dataset(folder)
+    assert np.array_equal(default.is_random, other.is_random)
+    assert np.array_equal(default.physics[:, 0], other.physics[:, 0])
+    assert not np.allclose(default.expert_action, other.expert_action)
+
+    def bc(**flags) -> train_bc.Config:
+        return train_bc.Config(
+            encoder="state",
+            preset="smoke",
+            data_dir=tmp_path / "data",
+            ckpt_dir=tmp_path / "ckpt",
+            device="cpu",
+            **flags,
+        )
+
+    with pytest.raises(DataError, match=r"collected by the expert 'ReacherExpert\(.*--expert-velocity-gain"):
+        train_bc.main(bc())
+    assert not (tmp_path / "ckpt" / "reacher-easy" / "state" / "bc.pt").exists()
+    assert 0 <= train_bc.main(bc(expert_velocity_gain=0.2))["success_rate"] <= 1
+
+    # a world model's identity names the data's expert only where it is not the default
+    cfg = train_dynamics.Config(task="reacher-easy", encoder="state", preset="smoke", expert_velocity_gain=0.2)
+    assert cfg.identity(other)["data_expert"] == settling.id
+    assert "data_expert" not in cfg.identity(default)
+
+
+def test_the_goals_come_from_the_chosen_expert():
+    env = ControlEnv("reacher-easy")
+    encoder = StateEncoder(env)
+    env.reset(0)
+    default, settling = (
+        goal_from_expert(env, encoder),
+        goal_from_expert(env, encoder, expert=ReacherExpert(velocity_gain=0.2)),
+    )
+    assert np.abs(default.z - settling.z).max() > 0.01
+
+
+@pytest.mark.parametrize(
+    ("task", "gain", "message"),
+    [("walker-walk", 0.2, "reacher's scripted expert; walker-walk's is trained"), ("reacher-easy", 0.0, "positive")],
+)
+def test_the_expert_gain_flag_is_refused_where_it_means_nothing(task, gain, message):
+    with pytest.raises(ConfigError, match=message):
+        RunConfig(task=task, expert_velocity_gain=gain).validate()
+    if task == "walker-walk":
+        with pytest.raises(ConfigError, match="--expert-velocity-gain"):
+            make_expert(task, velocity_gain=gain)

@@ -11,7 +11,7 @@ from train_robots.common.presets import get_preset
 from train_robots.common.run_config import RunConfig
 from train_robots.common.runtime import CKPT_DIR, DATA_DIR
 
-SHARED = "--task --encoder --encoder-id --preset --seed --device --data-dir --ckpt-dir --gpu"
+SHARED = "--task --encoder --encoder-id --preset --seed --device --data-dir --ckpt-dir --expert-velocity-gain --gpu"
 PLANNER = (
     "--planner --samples --horizon --iterations --elites --init-std --min-std --temperature --noise-beta "
     "--mppi-adapt-std --no-mppi-adapt-std --warm-start --no-warm-start --replan-every --cost --cost-at --cost-units "
@@ -74,6 +74,7 @@ def test_shared_flags_keep_their_defaults(script):
         "device": "auto",
         "data_dir": DATA_DIR,
         "ckpt_dir": CKPT_DIR,
+        "expert_velocity_gain": None,
         "gpu": "A10",
     }
 

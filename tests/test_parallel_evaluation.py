@@ -6,6 +6,7 @@ import torch
 
 from train_robots.common.encoders import build_encoder
 from train_robots.common.envs import ControlEnv
+from train_robots.common.experts import ReacherExpert
 from train_robots.common.planner_controller import PlannerController
 from train_robots.common.planners import Planner, PlannerConfig
 from train_robots.common.policy import PolicyController, PolicyMLP
@@ -73,7 +74,7 @@ CONTROLLERS = ["expert", "bc", "sac", "random", "cem", "mppi"]
 
 def _controller(kind, env, encoder, smoke_dynamics):
     if kind == "expert":
-        return ExpertController("reacher-easy")
+        return ExpertController(ReacherExpert())
     if kind == "bc":
         return _policy(env)
     if kind == "sac":

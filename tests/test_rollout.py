@@ -9,6 +9,7 @@ from PIL import Image
 from train_robots.common.data import load_dataset
 from train_robots.common.encoders import build_encoder
 from train_robots.common.envs import ControlEnv
+from train_robots.common.experts import ReacherExpert
 from train_robots.common.presets import get_preset
 from train_robots.common.rollout import GIF_SIZE, ExpertController, evaluate
 from train_robots.common.runtime import episode_seed
@@ -55,7 +56,7 @@ class Recorder:
 def test_expert_solves_reacher_through_evaluate(tmp_path, env, state_encoder):
     gif, plot = tmp_path / "episode0.gif", tmp_path / "returns.png"
     metrics = evaluate(
-        env, state_encoder, ExpertController("reacher-easy"), 2, 60, seed=0, gif_path=gif, plot_path=plot
+        env, state_encoder, ExpertController(ReacherExpert()), 2, 60, seed=0, gif_path=gif, plot_path=plot
     )
     assert METRIC_KEYS <= set(metrics)
     assert metrics["success_rate"] == 1.0 and metrics["successes"] == [True, True]

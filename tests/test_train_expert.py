@@ -21,6 +21,7 @@ from train_robots.common.encoders import StateEncoder
 from train_robots.common.envs import ControlEnv
 from train_robots.common.experts import MissingExpert, SACExpert, expert_path, make_expert
 from train_robots.common.rollout import ExpertController, evaluate
+from train_robots.common.run_config import RunConfig
 from train_robots.common.runtime import ConfigError
 from train_robots.common.sac import load_agent
 
@@ -165,7 +166,7 @@ def test_make_expert_loads_the_trained_expert_and_acts_within_bounds(smoke_exper
     assert np.all(action >= env.action_low) and np.all(action <= env.action_high)
     np.testing.assert_array_equal(action, expert.act(env, 0))  # the deterministic mean action
     # Through the evaluation path, on the same seeds, it scores what train_expert reported.
-    again = evaluate(env, StateEncoder(env), ExpertController(TASK, ckpt_dir), 2, 50, seed=0)
+    again = evaluate(env, StateEncoder(env), ExpertController(make_expert(TASK, ckpt_dir)), 2, 50, seed=0)
     # (Batch-1 products here, batch-2 there: equal up to float rounding, which walker's contacts amplify.)
     assert again["returns"] == pytest.approx(metrics["returns"], rel=1e-3)
 
@@ -175,7 +176,7 @@ def test_a_missing_expert_names_the_command_that_trains_it(tmp_path):
     with pytest.raises(MissingExpert, match=re.escape(command)):
         make_expert("cheetah-run", tmp_path)
     with pytest.raises(MissingExpert, match="train_expert.py --task cheetah-run"):
-        ExpertController("cheetah-run", tmp_path)
+        RunConfig(task="cheetah-run", ckpt_dir=tmp_path).expert()
 
 
 def test_an_expert_of_another_task_is_refused_naming_both(smoke_expert, tmp_path):

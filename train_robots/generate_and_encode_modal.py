@@ -30,7 +30,7 @@ from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.data import dataset_dir, ensure_meta, read_meta, save_shard, shard_path  # noqa: E402
 from train_robots.common.encoders import Encoder, EncoderInfo, build_encoder, encoder_info  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
-from train_robots.common.experts import Expert, make_expert  # noqa: E402
+from train_robots.common.experts import Expert  # noqa: E402
 from train_robots.common.presets import Preset, sizes_for  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import ConfigError, code_version, episode_seed, resolve_device  # noqa: E402
@@ -141,7 +141,7 @@ def generate_shard(
     cfg: Config, shard_index: int, env: ControlEnv, encoder: Encoder, progress: tqdm | None = None
 ) -> dict[str, np.ndarray]:
     """The arrays of one shard: a pure function of the config, the expert and the shard index."""
-    expert = make_expert(cfg.task, cfg.ckpt_dir)
+    expert = cfg.expert()
     episodes = []
     for index in shard_episode_indices(cfg, shard_index):
         seed = episode_seed(cfg.seed, index, "data")
@@ -170,7 +170,7 @@ def prepare(cfg: Config) -> list[int]:
     env = ControlEnv(cfg.task)
     out = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
     info = encoder_info(cfg.encoder, env, cfg.sizes(), cfg.encoder_source())
-    ensure_meta(out, dataset_meta(cfg, env, info, make_expert(cfg.task, cfg.ckpt_dir)))
+    ensure_meta(out, dataset_meta(cfg, env, info, cfg.expert()))
     return [
         i for i in range(num_shards(cfg)) if not shard_is_done(shard_path(out, i), len(shard_episode_indices(cfg, i)))
     ]

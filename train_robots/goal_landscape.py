@@ -82,7 +82,7 @@ def main(cfg: Config) -> dict:
     started, parts = time.perf_counter(), []
     for i in tqdm(range(cfg.goals), desc="goal landscape", unit="goal"):
         env.reset(episode_seed(cfg.seed, i, "eval"))
-        goal = goal_from_expert(env, encoder, ckpt_dir=cfg.ckpt_dir)
+        goal = goal_from_expert(env, encoder, expert=cfg.expert())
         parts.append(landscape_of(env, encoder, goal, unit_directions(cfg.directions, len(env.hinge_angles()), rng)))
     figures = {
         "task": cfg.task,

@@ -254,6 +254,8 @@ def settings(cfg: Config, dynamics: Path) -> dict:
     }
     if cfg.first_episode:  # only when set, so results from before the flag keep their settings
         found["first_episode"] = cfg.first_episode
+    if cfg.expert_velocity_gain is not None:  # likewise: the goals' expert
+        found["expert_velocity_gain"] = cfg.expert_velocity_gain
     for name in ("handover", "hold_horizon", "hold_samples"):  # likewise
         if not found[name]:
             del found[name]
@@ -328,7 +330,7 @@ def main(cfg: Config) -> dict:
         goal_settle_steps=cfg.goal_settle_steps,
         goal_at_rest=cfg.goal_at_rest,
         goal_source=cfg.goal_source,
-        ckpt_dir=cfg.ckpt_dir,
+        expert=cfg.expert() if cfg.planner_config().objective == "goal" and cfg.goal_source == "expert" else None,
     )
     episodes, steps = cfg.sizes()
     parallel = episodes_in_parallel(cfg.parallel, episodes, planner.bytes_per_problem(), device)

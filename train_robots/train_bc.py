@@ -41,7 +41,6 @@ from train_robots.common.dagger import LabelledRollouts, labelled_rollouts  # no
 from train_robots.common.data import META_NAME, DataError, Dataset, dataset_dir, load_dataset, recorded_expert  # noqa: E402
 from train_robots.common.encoders import Encoder, EncoderInfo, build_encoder, encoder_info  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
-from train_robots.common.experts import make_expert  # noqa: E402
 from train_robots.common.policy import KIND, PolicyController, PolicyMLP, load_policy, save_policy  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
 from train_robots.common.rollout import ExpertController, evaluate, format_success  # noqa: E402
@@ -143,7 +142,7 @@ class Config(RunConfig):
 def load_checked_dataset(cfg: Config, info: EncoderInfo) -> Dataset:
     """The dataset of --task/--encoder, refused if it was made by another encoder."""
     folder = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
-    data = load_dataset(folder, expect_encoder=info.to_dict(), expect_expert=make_expert(cfg.task, cfg.ckpt_dir).id)
+    data = load_dataset(folder, expect_encoder=info.to_dict(), expect_expert=cfg.expert().id)
     if data.meta["task"] != cfg.task:
         raise DataError(f"{folder / META_NAME}: task is {data.meta['task']!r}, but --task is {cfg.task!r}")
     return data
@@ -398,7 +397,7 @@ def fit_policy(
     rounds = DaggerRounds.load(out / DAGGER_FILE, signature, cfg.dagger_rounds)
     policy, fit, history = fit_once(cfg, env, rounds.added_to(train, device), val, info, out, config)
     remaining = range(len(rounds.success), cfg.dagger_rounds)
-    expert = ExpertController(cfg.task, cfg.ckpt_dir) if remaining else None  # a locomotion expert is a file read
+    expert = ExpertController(cfg.expert()) if remaining else None  # a locomotion expert is a file read
     for r in remaining:
         rollouts = labelled_rollouts(
             env,

@@ -43,7 +43,6 @@ from train_robots.common.checkpoint import checkpoint_dir, encoder_mismatch  # n
 from train_robots.common.data import Dataset, dataset_dir, load_dataset  # noqa: E402
 from train_robots.common.encoders import StateEncoder, build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv, task_spec  # noqa: E402
-from train_robots.common.experts import make_expert  # noqa: E402
 from train_robots.common.latent_probe import probe_markdown, read_probe  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
 from train_robots.common.rollout import ExpertController, evaluate, format_success  # noqa: E402
@@ -355,9 +354,7 @@ def main(cfg: Config) -> dict:
     seed_everything(cfg.seed)
     out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
     env = ControlEnv(cfg.task)
-    data = load_dataset(
-        dataset_dir(cfg.data_dir, cfg.task, cfg.encoder), expect_expert=make_expert(cfg.task, cfg.ckpt_dir).id
-    )
+    data = load_dataset(dataset_dir(cfg.data_dir, cfg.task, cfg.encoder), expect_expert=cfg.expert().id)
     encoder_meta = data.meta["encoder"]
     if encoder_meta["name"] != cfg.encoder:
         raise ConfigError(f"the dataset's encoder is {encoder_meta['name']!r}, but --encoder is {cfg.encoder!r}")
@@ -467,7 +464,7 @@ def finish(cfg, out, env, encoder, agent, model, episode_starts, history, max_u,
     expert = evaluate(
         env,
         StateEncoder(env),
-        ExpertController(cfg.task, cfg.ckpt_dir),
+        ExpertController(cfg.expert()),
         cfg.eval_episodes,
         cfg.eval_episode_steps,
         cfg.seed,

@@ -36,10 +36,9 @@ from tqdm import tqdm  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import CheckpointError, checkpoint_dir, load_checkpoint  # noqa: E402
-from train_robots.common.data import DataError, Dataset, dataset_dir, load_dataset, read_meta  # noqa: E402
+from train_robots.common.data import DataError, Dataset, dataset_dir, expert_fields, load_dataset, read_meta  # noqa: E402
 from train_robots.common.encoders import encoder_info  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
-from train_robots.common.experts import make_expert  # noqa: E402
 from train_robots.common.presets import sizes_for  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import ConfigError, resolve_device, seed_everything, write_json  # noqa: E402
@@ -139,8 +138,10 @@ class Config(RunConfig):
         # The file stem and the evaluation horizon do not change the trained weights.
         skip = ("compare", "restart", "device", "data_dir", "ckpt_dir", "gpu", "horizon", "name")
         skip += ("window",) if self.model == "mlp" else ()  # the MLP has no context window
+        skip += ("expert_velocity_gain",)  # the data's expert stands for it (default: named by none)
         fields = {k: v for k, v in asdict(self).items() if k not in skip}
-        return {**fields, "data_episodes": data.episodes, "data_encoder": data.meta["encoder"]}
+        data_fields = {"data_episodes": data.episodes, "data_encoder": data.meta["encoder"]}
+        return {**fields, **data_fields, **expert_fields(data.meta, "data_expert")}
 
 
 # ---------------------------------------------------------------- data
@@ -158,7 +159,7 @@ def load_data(cfg: Config) -> Dataset:
             cfg.encoder, ControlEnv(cfg.task), sizes_for(cfg.preset, cfg.task, cfg.encoder), cfg.encoder_source()
         )
         expected = expected.to_dict()
-    expert = make_expert(cfg.task, cfg.ckpt_dir).id
+    expert = cfg.expert().id
     return load_dataset(folder, expect_encoder=expected, expect_expert=expert)
 
 

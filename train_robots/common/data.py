@@ -223,7 +223,7 @@ def load_dataset(folder: Path, expect_encoder: dict | None = None, expect_expert
         raise DataError(
             f"{folder / META_NAME}: collected by the expert {recorded_expert(meta)!r}, but the current expert of "
             f"{meta.get('task')} is {expect_expert!r}; regenerate the data with it (delete {folder} first) "
-            "or restore the expert that collected it"
+            "or run with the expert that collected it (reacher's scripted one: --expert-velocity-gain)"
         )
     if expect_encoder is not None and (diffs := encoder_mismatch(meta["encoder"], expect_encoder)):
         raise DataError(

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from train_robots.common.envs import ControlEnv
-from train_robots.common.runtime import CKPT_DIR, UserError
+from train_robots.common.runtime import CKPT_DIR, ConfigError, UserError
 from train_robots.common.sac import SACAgent, load_agent
 
 EXPERT_KIND = "expert"
@@ -48,7 +48,8 @@ class ReacherExpert:
     whole agent step (0.04 s), and at 1.0 the loop overshoots: in the target the arm shakes in a
     +-1 torque limit cycle at ~3 rad/s rather than resting, so its data shows no arm at rest. 0.2
     comes to rest, as fast to the target; its data lifted pixel BC (98% / 923.6 against 90% / 818.3)
-    but not the pixel planner (ROADMAP.md), and every dataset so far keeps this one."""
+    but not the pixel planner (ROADMAP.md), and every dataset so far keeps this one. Every script
+    takes another with `--expert-velocity-gain`."""
     damping: float = 0.05
     """Levenberg-Marquardt damping lambda of the least-squares inverse (metres)."""
 
@@ -149,8 +150,14 @@ def load_sac_expert(task: str, ckpt_dir: Path = CKPT_DIR) -> SACExpert:
 Expert = ReacherExpert | SACExpert
 
 
-def make_expert(task: str, ckpt_dir: Path = CKPT_DIR) -> Expert:
-    """The expert of a task (see the module docstring); trained experts are read from `ckpt_dir`."""
+def make_expert(task: str, ckpt_dir: Path = CKPT_DIR, velocity_gain: float | None = None) -> Expert:
+    """The expert of a task (see the module docstring); trained experts are read from `ckpt_dir`.
+    `velocity_gain` replaces reacher's default (`--expert-velocity-gain`; None keeps it)."""
     if task.split("-")[0] in SCRIPTED:
-        return ReacherExpert()
+        return ReacherExpert() if velocity_gain is None else ReacherExpert(velocity_gain=velocity_gain)
+    if velocity_gain is not None:
+        raise ConfigError(
+            f"--expert-velocity-gain sets the gain of reacher's scripted expert; {task}'s expert is a trained "
+            "SAC actor (train_expert.py): leave the flag out"
+        )
     return load_sac_expert(task, ckpt_dir)

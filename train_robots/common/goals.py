@@ -10,14 +10,13 @@ evaluated episode: it only shows the planner where to go.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from train_robots.common.encoders import Encoder
 from train_robots.common.envs import ControlEnv
-from train_robots.common.experts import make_expert
-from train_robots.common.runtime import CKPT_DIR, UserError
+from train_robots.common.experts import Expert, make_expert
+from train_robots.common.runtime import UserError
 
 DEFAULT_FRAME_SIZE = 128
 """Size of the goal frame rendered for people when the encoder reads no pixels (`state`)."""
@@ -46,7 +45,7 @@ def goal_from_expert(
     settle_steps: int = 0,
     frame_size: int | None = None,
     at_rest: bool = True,
-    ckpt_dir: Path = CKPT_DIR,
+    expert: Expert | None = None,
 ) -> Goal:
     """Run the expert from `env`'s current state until a step is solved, encode that moment,
     and restore the current state.
@@ -55,12 +54,12 @@ def goal_from_expert(
     (still inside the target). `at_rest` zeroes the joint velocities of the goal moment: a
     goal is a pose. A frame shows no velocity anyway, but a proprioceptive latent (`state`)
     does, and the expert arrives fast and then chatters (+-3 rad/s from step to step), so an
-    unrested goal would ask the planner to match an arbitrary velocity too. A trained expert
-    (walker, cheetah) is read from `ckpt_dir`.
+    unrested goal would ask the planner to match an arbitrary velocity too. `expert` defaults to
+    `make_expert(env.name)` (a trained one read from the default --ckpt-dir).
     """
     max_steps = env.spec.episode_steps if max_steps is None else max_steps
     start = env.get_state()
-    expert = make_expert(env.name, ckpt_dir)
+    expert = make_expert(env.name) if expert is None else expert
     try:
         steps = _run_until_solved(env, expert, max_steps)
         state = env.get_state()

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from train_robots.common.encoders import Encoder
 from train_robots.common.envs import ControlEnv
+from train_robots.common.experts import Expert
 from train_robots.common.goals import Goal, goal_from_expert, goal_from_pose
 from train_robots.common.planners import Plan, Planner
-from train_robots.common.runtime import CKPT_DIR, ConfigError
+from train_robots.common.runtime import ConfigError
 
 GOAL_SOURCES = ("expert", "pose")
 POSE_STREAM = 7
@@ -63,14 +63,14 @@ class PlannerController:
         goal_at_rest: bool = True,
         keep_latents: int = 1,
         goal_source: str = "expert",
-        ckpt_dir: Path = CKPT_DIR,
+        expert: Expert | None = None,
     ):
-        """`goal_source`: expert (the expert's solved moment) or pose (a random reachable pose,
-        seeded by the episode)."""
+        """`goal_source`: expert (the solved moment of `expert`, by default the task's) or pose (a
+        random reachable pose, seeded by the episode)."""
         if goal_source not in GOAL_SOURCES:
             raise ConfigError(f"--goal-source {goal_source!r} is unknown; choose one of {list(GOAL_SOURCES)}")
         self.planner, self.encoder, self.keep_latents = planner, encoder, keep_latents
-        self.goal_options = dict(settle_steps=goal_settle_steps, at_rest=goal_at_rest, ckpt_dir=ckpt_dir)
+        self.goal_options = dict(settle_steps=goal_settle_steps, at_rest=goal_at_rest, expert=expert)
         self.goal_source = goal_source
         self.goals: list[Goal] = []
         self.traces: list[EpisodeTrace] = []

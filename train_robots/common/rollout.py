@@ -23,8 +23,8 @@ from tqdm import tqdm
 
 from train_robots.common.encoders import Encoder
 from train_robots.common.envs import ControlEnv
-from train_robots.common.experts import make_expert
-from train_robots.common.runtime import CKPT_DIR, ConfigError, atomic_write_bytes, episode_seed, write_figure
+from train_robots.common.experts import Expert
+from train_robots.common.runtime import ConfigError, atomic_write_bytes, episode_seed, write_figure
 
 GIF_SIZE = 128
 """Pixels of the first episode's GIF frames."""
@@ -45,11 +45,10 @@ class ExpertController:
     """The task's expert behind the Controller interface: it reads the physics (or the state), not z.
 
     Evaluating it through `evaluate` puts the expert in the same table as learned controllers.
-    A trained expert (walker, cheetah) is read from `ckpt_dir`.
     """
 
-    def __init__(self, task: str, ckpt_dir: Path = CKPT_DIR):
-        self.expert = make_expert(task, ckpt_dir)
+    def __init__(self, expert: Expert):
+        self.expert = expert
         self.envs: Sequence[ControlEnv] = ()
         self.step = 0
 

@@ -12,6 +12,7 @@ from typing import Any, Self
 
 from train_robots.common import cloud
 from train_robots.common.encoders import DEFAULT_VJEPA2_ID
+from train_robots.common.experts import SCRIPTED, Expert, make_expert
 from train_robots.common.runtime import CKPT_DIR, DATA_DIR, ConfigError
 from train_robots.common.task_encoder import TASK_ENCODER_NAME
 
@@ -51,6 +52,10 @@ class RunConfig(CloudConfig):
     """Root of the datasets: <data-dir>/<task>/<encoder>/."""
     ckpt_dir: Path = CKPT_DIR
     """Root of the checkpoints, metrics and plots: <ckpt-dir>/<task>/<encoder>/."""
+    expert_velocity_gain: float | None = None
+    """Reacher's scripted expert: torque per rad/s of joint-velocity error (default 1.0, which
+    shakes in the target; 0.2 comes to rest there). Its data records the gain, and the chain that
+    reads the data (and the expert's goals and labels) must be run with the same flag."""
 
     def encoder_source(self) -> str:
         """Where the encoder loads from: --encoder-id, except that vjepa2-task (pretrained here by
@@ -58,6 +63,10 @@ class RunConfig(CloudConfig):
         if self.encoder == TASK_ENCODER_NAME and self.encoder_id == DEFAULT_VJEPA2_ID:
             return str(Path(self.ckpt_dir) / self.task / TASK_ENCODER_NAME / "encoder")
         return self.encoder_id
+
+    def expert(self) -> Expert:
+        """The task's expert: scripted with --expert-velocity-gain, or read from --ckpt-dir."""
+        return make_expert(self.task, self.ckpt_dir, self.expert_velocity_gain)
 
     def shared(self) -> dict[str, Any]:
         """The shared fields only: what a pipeline passes on to every phase's Config."""
@@ -70,6 +79,11 @@ class RunConfig(CloudConfig):
         """The checks every phase shares; a script's `validate` extends it."""
         for flag, path in (("--data-dir", self.data_dir), ("--ckpt-dir", self.ckpt_dir)):
             check_directory(flag, Path(path))
+        if self.expert_velocity_gain is not None:
+            if self.task.split("-")[0] not in SCRIPTED:
+                raise ConfigError(f"--expert-velocity-gain is for reacher's scripted expert; {self.task}'s is trained")
+            if not self.expert_velocity_gain > 0:
+                raise ConfigError(f"--expert-velocity-gain must be positive, got {self.expert_velocity_gain}")
 
 
 def check_directory(flag: str, path: Path) -> None:
