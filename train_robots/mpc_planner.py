@@ -330,7 +330,7 @@ def main(cfg: Config) -> dict:
         goal_settle_steps=cfg.goal_settle_steps,
         goal_at_rest=cfg.goal_at_rest,
         goal_source=cfg.goal_source,
-        expert=cfg.expert() if cfg.planner_config().objective == "goal" and cfg.goal_source == "expert" else None,
+        expert=cfg.expert() if planner.cfg.objective == "goal" and cfg.goal_source == "expert" else None,
     )
     episodes, steps = cfg.sizes()
     parallel = episodes_in_parallel(cfg.parallel, episodes, planner.bytes_per_problem(), device)

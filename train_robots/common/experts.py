@@ -153,11 +153,13 @@ Expert = ReacherExpert | SACExpert
 def make_expert(task: str, ckpt_dir: Path = CKPT_DIR, velocity_gain: float | None = None) -> Expert:
     """The expert of a task (see the module docstring); trained experts are read from `ckpt_dir`.
     `velocity_gain` replaces reacher's default (`--expert-velocity-gain`; None keeps it)."""
-    if task.split("-")[0] in SCRIPTED:
-        return ReacherExpert() if velocity_gain is None else ReacherExpert(velocity_gain=velocity_gain)
-    if velocity_gain is not None:
+    if velocity_gain is None:
+        return ReacherExpert() if task.split("-")[0] in SCRIPTED else load_sac_expert(task, ckpt_dir)
+    if task.split("-")[0] not in SCRIPTED:
         raise ConfigError(
-            f"--expert-velocity-gain sets the gain of reacher's scripted expert; {task}'s expert is a trained "
-            "SAC actor (train_expert.py): leave the flag out"
+            f"--expert-velocity-gain is for reacher's scripted expert; {task}'s is trained (a SAC actor, "
+            "train_expert.py): leave the flag out"
         )
-    return load_sac_expert(task, ckpt_dir)
+    if not velocity_gain > 0:
+        raise ConfigError(f"--expert-velocity-gain must be positive, got {velocity_gain}")
+    return ReacherExpert(velocity_gain=velocity_gain)
