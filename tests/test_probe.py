@@ -183,3 +183,48 @@ def test_the_probe_also_scores_the_frames_where_the_probe_geoms_show():
     )
     no_geoms = read_out({"grid2": latent}, ProbeTargets(values, ["a", "b"]), everyone, everyone[-6:])
     assert set(no_geoms) == {"grid2"}
+
+
+def test_reset_poses_are_seeded_fresh_starts_each_one_random_action_on():
+    from train_robots.common.latent_probe import reset_poses
+
+    env = ControlEnv("reacher-easy")
+    poses = reset_poses(env, 200, seed=0)
+    assert poses.physics.shape == (200, 2, env.state_dim) and poses.observations.shape == (200, 2, env.obs_dim)
+    for i in (0, 199):  # the observations are those of the stored states
+        for t in (0, 1):
+            env.set_state(poses.physics[i, t])
+            assert np.allclose(env.observation(), poses.observations[i, t], atol=1e-6)
+    velocity = slice(env.obs_dim - 2, env.obs_dim)
+    assert np.all(poses.observations[:, 0, velocity] == 0) and np.all(poses.observations[:, 1, velocity] != 0)
+    # every pose evenly: the shoulder's angle over the whole circle, the elbow's both ways, targets everywhere
+    shoulder = np.arctan2(poses.observations[:, 0, 2], poses.observations[:, 0, 0])
+    assert np.histogram(shoulder, bins=4, range=(-np.pi, np.pi))[0].min() > 30
+    assert (poses.observations[:, 0, 3] > 0.3).mean() > 0.2 and (poses.observations[:, 0, 3] < -0.3).mean() > 0.2
+    assert poses.physics[:, 0, -2:].std(axis=0).min() > 0.05
+    assert np.array_equal(reset_poses(env, 200, seed=0).physics, poses.physics)
+    assert not np.allclose(reset_poses(env, 200, seed=1).physics, poses.physics)
+
+
+def test_the_probe_script_reads_reset_poses_into_its_own_file(tmp_path):
+    from train_robots import probe_encoder
+    from train_robots.common.runtime import ConfigError
+
+    common = dict(task="reacher-easy", preset="smoke", data_dir=tmp_path / "no-data", ckpt_dir=tmp_path, device="cpu")
+    state = probe_encoder.main(probe_encoder.Config(encoder="state", frames="poses", poses=100, **common))
+    assert state["frames"] == "poses" and state["episodes"] == 100 and state["test_episodes"] == 20
+    assert state["probe_state_cos_position_1"] > 0.999 and state["probe_state_velocity_0"] > 0.999
+    assert state["in_view_share"] > 0.5  # fresh starts rarely put the fingertip inside the ball
+    out = tmp_path / "reacher-easy" / "state"
+    assert [p.name for p in out.iterdir()] == ["probe-poses.json"]  # never the dataset probe's probe.json
+    random = probe_encoder.main(
+        probe_encoder.Config(encoder="vjepa2-random", frames="poses", poses=60, poolings=("grid2",), **common)
+    )
+    assert random["frames"] == "poses" and np.isfinite(random["probe_mlp-grid2_to_target_0"])
+    for overrides, match in [
+        ({"frames": "video"}, "--frames 'video' is unknown"),
+        ({"frames": "poses", "episodes": 10}, "set --poses instead"),
+        ({"frames": "poses", "poses": 5}, "too few"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            probe_encoder.main(probe_encoder.Config(encoder="state", **common, **overrides))

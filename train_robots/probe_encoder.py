@@ -11,8 +11,13 @@ state quantity on held-out ones (common/probe.py). The held-out episodes are the
     python train_robots/probe_encoder.py --encoder vjepa2-task      # checkpoints/<task>/vjepa2-task/encoder
     python train_robots/probe_encoder.py --encoder vjepa2 --encoder-id /local/dir --image-size 128
     python train_robots/probe_encoder.py --encoder state                # the sanity check: R² 1
+    python train_robots/probe_encoder.py --frames poses   # fresh starts: every pose evenly, not the data's
 
-Writes <ckpt-dir>/<task>/<encoder>/probe[-<label>].json (flat: probe_<pooling>_<quantity>).
+`--frames poses` asks what the latent can carry, apart from what one dataset shows: reacher's
+expert data shows the arm mostly inside the target, where the fingertip hides in the ball.
+
+Writes <ckpt-dir>/<task>/<encoder>/probe[-<label>].json (flat: probe_<pooling>_<quantity>; with
+--frames poses, probe-poses.json).
 """
 
 from __future__ import annotations
@@ -31,13 +36,20 @@ from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
 from train_robots.common.encoders import build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
-from train_robots.common.frames import frames_dir, load_or_render_frames, load_source_dataset  # noqa: E402
+from train_robots.common.frames import (  # noqa: E402
+    frames_dir,
+    load_or_render_frames,
+    load_source_dataset,
+    render_episodes,
+)
 from train_robots.common.latent_probe import (  # noqa: E402
+    ProbeTargets,
     flat_r2,
     in_view_share,
     probe_poolings,
     probe_targets,
     read_out,
+    reset_poses,
 )
 from train_robots.common.pooling import check_pooling  # noqa: E402
 from train_robots.common.presets import get_preset  # noqa: E402
@@ -47,6 +59,22 @@ from train_robots.common.task_encoder import TASK_ENCODER_NAME  # noqa: E402
 from train_robots.common.training import split_episodes  # noqa: E402
 
 ENCODERS = ("vjepa2-random", TASK_ENCODER_NAME, "vjepa2", "state")
+FRAME_SOURCES = ("dataset", "poses")
+
+
+@dataclass
+class ProbeSet:
+    """The states a probe reads out, as episodes (a reset pose is an episode of two states)."""
+
+    observations: np.ndarray
+    """float32 [E, T+1, obs]: the state encoder's latent, and what the probe's targets start from."""
+    targets: ProbeTargets
+    episodes: np.ndarray
+    """The episodes to encode."""
+    test: np.ndarray
+    """The held-out ones among them."""
+    frames: np.ndarray | None = None
+    """uint8 [E, T+1, H, W, 3] (None for the state encoder, which needs no frames)."""
 
 
 @dataclass
@@ -75,6 +103,21 @@ class Config(RunConfig):
     """torch CPU threads (0: torch's default)."""
     source_dir: Path | None = None
     """Dataset whose episodes are rendered (default: <data-dir>/<task>/state)."""
+    frames: str = "dataset"
+    """What the probe reads: dataset (the --source-dir's episodes re-rendered: the frames the controllers
+    see, mostly the arm in the target) or poses (--poses fresh starts of the task, each one random action
+    on: every pose the reset draws, evenly; writes probe-poses.json unless --label says otherwise)."""
+    poses: int = 20000
+    """Fresh starts that --frames poses renders (--test-fraction of them held out)."""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.frames not in FRAME_SOURCES:
+            raise ConfigError(f"--frames {self.frames!r} is unknown; choose one of {list(FRAME_SOURCES)}")
+        if self.frames == "poses" and self.episodes:
+            raise ConfigError("--episodes picks dataset episodes; with --frames poses, set --poses instead")
+        if self.poses < 10:
+            raise ConfigError(f"--poses {self.poses} is too few to hold some out (at least 10)")
 
     def on_volume(self) -> Config:
         # --source-dir names a local path; on the volume its default is used.
@@ -131,17 +174,17 @@ def main(cfg: Config) -> dict:
         mlp_poolings = ("grid2",) if "grid2" in cfg.poolings else cfg.poolings[:1]
     if not set(mlp_poolings) <= set(cfg.poolings):
         raise ConfigError(f"--mlp-poolings {list(mlp_poolings)} must be among --poolings {list(cfg.poolings)}")
-    source, source_dir = load_source_dataset(cfg.task, cfg.preset, cfg.data_dir, cfg.source_dir)
-    data = load_or_render_frames(env, source, source_dir, frames_dir(cfg.data_dir, cfg.task, size), size)
-    episodes, test = probe_subset(split_episodes(len(data.frames), cfg.test_fraction, cfg.seed), cfg.episodes)
-    print(f"probing {encoder_id} on {len(episodes)} episodes ({len(test)} held out) at {size}px: {list(cfg.poolings)}")
+    probed = probe_set(cfg, env, size)
+    episodes, test = probed.episodes, probed.test
+    print(
+        f"probing {encoder_id} on {len(episodes)} {cfg.frames} episodes ({len(test)} held out) at {size}px: {list(cfg.poolings)}"
+    )
     started = time.perf_counter()
-    targets = probe_targets(env, data.state, source.physics)
     results = probe_poolings(
         model,
         processor,
-        data.frames,
-        targets,
+        probed.frames,
+        probed.targets,
         episodes,
         test,
         list(cfg.poolings),
@@ -157,34 +200,55 @@ def main(cfg: Config) -> dict:
         "image_size": size,
         "tokens_per_frame": side * side,
         "width": int(model.config.hidden_size),
+        "frames": cfg.frames,
         "episodes": len(episodes),
         "test_episodes": len(test),
         "seconds": time.perf_counter() - started,
         "seed": cfg.seed,
-        **in_view_share(targets, test),
+        **in_view_share(probed.targets, test),
         **flat_r2(results),
     }
     return report(cfg, metrics, results)
+
+
+def probe_set(cfg: Config, env: ControlEnv, image_size: int | None) -> ProbeSet:
+    """The episodes to probe, split, with their targets and (at `image_size`; None: no frames) their frames."""
+    if cfg.frames == "poses":
+        poses = reset_poses(env, cfg.poses, cfg.seed)
+        observations, physics = poses.observations, poses.physics
+        frames = render_episodes(env, physics, image_size).frames if image_size else None
+        episodes, test = np.arange(cfg.poses), split_episodes(cfg.poses, cfg.test_fraction, cfg.seed)[1]
+    else:
+        source, source_dir = load_source_dataset(cfg.task, cfg.preset, cfg.data_dir, cfg.source_dir)
+        observations, physics, frames = source.z, source.physics, None
+        if image_size:
+            cached = load_or_render_frames(
+                env, source, source_dir, frames_dir(cfg.data_dir, cfg.task, image_size), image_size
+            )
+            observations, frames = cached.state, cached.frames
+        split = split_episodes(source.episodes, cfg.test_fraction, cfg.seed)
+        episodes, test = probe_subset(split, cfg.episodes)
+    targets = probe_targets(env, observations, physics)
+    return ProbeSet(observations=observations, targets=targets, episodes=episodes, test=test, frames=frames)
 
 
 def probe_state(cfg: Config, env: ControlEnv) -> dict:
     """The sanity check: the state read back from itself (R² 1 on every observed quantity), same
     split. The probe geoms' places are a nonlinear function of it (the arm's kinematics): the
     ridge read-out misses them, the MLP finds them."""
-    source, _ = load_source_dataset(cfg.task, cfg.preset, cfg.data_dir, cfg.source_dir)
-    episodes, test = probe_subset(split_episodes(source.episodes, cfg.test_fraction, cfg.seed), cfg.episodes)
-    states = source.z[episodes, 1:].reshape(-1, source.z.shape[-1])
-    targets = probe_targets(env, source.z, source.physics)
-    results = read_out({"state": states}, targets, episodes, test, cfg.seed, mlp_poolings=("state",))
-    metrics = {"task": cfg.task, "encoder": "state", "episodes": len(episodes), "test_episodes": len(test)}
-    return report(cfg, {**metrics, "seed": cfg.seed, **in_view_share(targets, test), **flat_r2(results)}, results)
+    probed = probe_set(cfg, env, None)
+    episodes, test = probed.episodes, probed.test
+    states = probed.observations[episodes, 1:].reshape(-1, probed.observations.shape[-1])
+    results = read_out({"state": states}, probed.targets, episodes, test, cfg.seed, mlp_poolings=("state",))
+    metrics = {"task": cfg.task, "encoder": "state", "frames": cfg.frames, "episodes": len(episodes)}
+    metrics |= {"test_episodes": len(test), "seed": cfg.seed, **in_view_share(probed.targets, test)}
+    return report(cfg, {**metrics, **flat_r2(results)}, results)
 
 
 def report(cfg: Config, metrics: dict, results: dict) -> dict:
     """Write probe[-label].json beside the encoder's checkpoints and print the R² table."""
-    out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder) / (
-        f"probe-{cfg.label}.json" if cfg.label else "probe.json"
-    )
+    label = cfg.label or ("poses" if cfg.frames == "poses" else "")
+    out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder) / (f"probe-{label}.json" if label else "probe.json")
     write_json(out, metrics)
     for pooling, result in results.items():
         print(f"{pooling:>11}: " + ", ".join(f"{k} {v:.3f}" for k, v in result.r2.items()))

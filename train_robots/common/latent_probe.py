@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from train_robots.common.envs import ControlEnv
 from train_robots.common.frames import clip_pairs
@@ -44,6 +45,10 @@ _FLAT_KEY = re.compile(rf"^probe_((?:mlp-)?(?:state|mean\+grid\d+|mean|grid\d+)(
 
 EPISODES_PER_CHUNK = 8
 """Episodes whose clips are built at once (a chunk of clips, not the whole dataset, in memory)."""
+
+RESET_POSE_STREAM = 11
+"""The reset poses' seeds and random actions draw from their own stream of --seed (apart from the
+data's and evaluation's episode seeds)."""
 
 
 def encode_episodes(
@@ -74,6 +79,32 @@ class ProbeTargets:
     def rows(self, episodes: np.ndarray) -> np.ndarray:
         """[len(episodes) * T, Q]: steps 1..T of `episodes`, in (episode, step) order (as the clips)."""
         return self.values[episodes, 1:].reshape(-1, self.values.shape[-1])
+
+
+@dataclass
+class ResetPoses:
+    """Fresh starts of a task, each followed by one uniformly random action: two-state "episodes"
+    whose clip (start, after the action) shows every pose the task's reset draws, evenly (reacher:
+    any arm angles, any target), with some motion. An expert's data shows the arm mostly in the
+    target, and a probe fitted on it says more about that data's coverage than about the latent."""
+
+    physics: np.ndarray
+    """float64 [N, 2, P]: the exact states, to render and to place the probe geoms."""
+    observations: np.ndarray
+    """float32 [N, 2, obs]"""
+
+
+def reset_poses(env: ControlEnv, count: int, seed: int) -> ResetPoses:
+    """`count` fresh starts of `env`, seeded by `seed`, each stepped once at a uniform random action."""
+    rng = np.random.default_rng([seed, RESET_POSE_STREAM])
+    physics = np.empty((count, 2, env.state_dim))
+    observations = np.empty((count, 2, env.obs_dim), dtype=np.float32)
+    for i in tqdm(range(count), desc="reset poses", unit="pose"):
+        env.reset(int(rng.integers(2**31)))
+        physics[i, 0], observations[i, 0] = env.get_state(), env.observation()
+        env.step(rng.uniform(env.action_low, env.action_high))
+        physics[i, 1], observations[i, 1] = env.get_state(), env.observation()
+    return ResetPoses(physics=physics, observations=observations)
 
 
 def probe_targets(env: ControlEnv, observations: np.ndarray, physics: np.ndarray) -> ProbeTargets:
