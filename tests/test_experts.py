@@ -131,3 +131,13 @@ def test_the_expert_gain_flag_is_refused_where_it_means_nothing(task, gain, mess
     if task == "walker-walk":
         with pytest.raises(ConfigError, match="--expert-velocity-gain"):
             make_expert(task, velocity_gain=gain)
+
+
+def test_the_planner_notes_goals_from_another_expert_than_its_world_models_data(smoke_dynamics):
+    from train_robots.mpc_planner import other_expert_note
+
+    _, ckpt_dir = smoke_dynamics
+    path = ckpt_dir / "reacher-easy" / "state" / "dynamics.pt"  # learnt from the default expert's data
+    assert other_expert_note(path, ReacherExpert()) is None
+    note = other_expert_note(path, ReacherExpert(velocity_gain=0.2))
+    assert "velocity_gain=0.2" in note and "ReacherExpert's data" in note

@@ -41,9 +41,11 @@ import torch  # noqa: E402
 from tyro.conf import OmitArgPrefixes  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
-from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
+from train_robots.common.checkpoint import checkpoint_dir, load_checkpoint  # noqa: E402
+from train_robots.common.data import DEFAULT_SCRIPTED_EXPERT  # noqa: E402
 from train_robots.common.encoders import build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv, TaskSpec, task_spec  # noqa: E402
+from train_robots.common.experts import Expert  # noqa: E402
 from train_robots.common.planner_controller import EpisodeTrace, PlannerController  # noqa: E402
 from train_robots.common.planners import Planner, PlannerConfig  # noqa: E402
 from train_robots.common.presets import Preset, get_preset, sizes_for  # noqa: E402
@@ -295,6 +297,17 @@ def dynamics_path(cfg: Config) -> Path:
     return path
 
 
+def other_expert_note(path: Path, goals_expert: Expert) -> str | None:
+    """A note when the goal images come from another expert than the one whose data the world model
+    learnt from (allowed, and sometimes the experiment: the goals then show poses the model's data
+    shows less often), else None."""
+    train = load_checkpoint(path, "dynamics")["config"].get("train", {})
+    data_expert = train.get("data_expert", DEFAULT_SCRIPTED_EXPERT)  # identities name only another expert
+    if data_expert == goals_expert.id:
+        return None
+    return f"note: the goal images come from {goals_expert.id}; {path} learnt from {data_expert}'s data"
+
+
 def main(cfg: Config) -> dict:
     """Evaluate the planner of `cfg` in the real environment; returns the metrics written."""
     cfg.validate()
@@ -324,13 +337,16 @@ def main(cfg: Config) -> dict:
         goal_dims=encoder.goal_dims,
         agent=load_guide(cfg, encoder.info.to_dict(), device),
     )
+    goals_expert = cfg.expert() if planner.cfg.objective == "goal" and cfg.goal_source == "expert" else None
+    if goals_expert is not None and (note := other_expert_note(path, goals_expert)):
+        print(note)
     controller = PlannerController(
         planner,
         encoder,
         goal_settle_steps=cfg.goal_settle_steps,
         goal_at_rest=cfg.goal_at_rest,
         goal_source=cfg.goal_source,
-        expert=cfg.expert() if planner.cfg.objective == "goal" and cfg.goal_source == "expert" else None,
+        expert=goals_expert,
     )
     episodes, steps = cfg.sizes()
     parallel = episodes_in_parallel(cfg.parallel, episodes, planner.bytes_per_problem(), device)
