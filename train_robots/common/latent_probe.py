@@ -117,10 +117,11 @@ def probe_targets(env: ControlEnv, observations: np.ndarray, physics: np.ndarray
         raise ValueError(f"probe targets: {observations.shape[:2]} observations but {physics.shape[:2]} states")
     positions = np.empty(physics.shape[:2] + (2 * len(env.spec.probe_geoms),), dtype=np.float32)
     in_view = np.empty(physics.shape[:2], dtype=bool)
-    for index in np.ndindex(*physics.shape[:2]):
-        env.set_state(physics[index])
-        positions[index] = env.geom_positions()
-        in_view[index] = env.probe_geoms_in_view(IN_VIEW_SIZE)
+    for episode in tqdm(range(physics.shape[0]), desc="probe targets", unit="ep"):
+        for step in range(physics.shape[1]):
+            env.set_state(physics[episode, step])
+            positions[episode, step] = env.geom_positions()
+            in_view[episode, step] = env.probe_geoms_in_view(IN_VIEW_SIZE)
     values = np.concatenate([observations.astype(np.float32), positions], axis=-1)
     return ProbeTargets(values, names + env.geom_position_names(), in_view)
 
