@@ -305,7 +305,7 @@ def other_expert_note(path: Path, goals_expert: Expert) -> str | None:
     data_expert = train.get("data_expert", DEFAULT_SCRIPTED_EXPERT)  # identities name only another expert
     if data_expert == goals_expert.id:
         return None
-    return f"note: the goal images come from {goals_expert.id}; {path} learnt from {data_expert}'s data"
+    return f"note: the goal images come from {goals_expert.id}; {path} records learning from {data_expert}'s data"
 
 
 def main(cfg: Config) -> dict:
