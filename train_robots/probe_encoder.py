@@ -176,9 +176,8 @@ def main(cfg: Config) -> dict:
         raise ConfigError(f"--mlp-poolings {list(mlp_poolings)} must be among --poolings {list(cfg.poolings)}")
     probed = probe_set(cfg, env, size)
     episodes, test = probed.episodes, probed.test
-    print(
-        f"probing {encoder_id} on {len(episodes)} {cfg.frames} episodes ({len(test)} held out) at {size}px: {list(cfg.poolings)}"
-    )
+    what = "fresh starts" if cfg.frames == "poses" else "episodes"
+    print(f"probing {encoder_id} on {len(episodes)} {what} ({len(test)} held out) at {size}px: {list(cfg.poolings)}")
     started = time.perf_counter()
     results = probe_poolings(
         model,
