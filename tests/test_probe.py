@@ -228,3 +228,13 @@ def test_the_probe_script_reads_reset_poses_into_its_own_file(tmp_path):
     ]:
         with pytest.raises(ConfigError, match=match):
             probe_encoder.main(probe_encoder.Config(encoder="state", **common, **overrides))
+
+
+def test_the_probe_names_poolings_too_wide_for_a_quick_ridge(capsys):
+    from train_robots.probe_encoder import warn_wide_poolings
+
+    warn_wide_poolings(("mean", "grid2", "grid4"), 192)  # the task encoder: grid4 is 3072 floats
+    assert capsys.readouterr().out == ""
+    warn_wide_poolings(("mean", "grid2", "grid4"), 1024)  # vjepa2-random's width
+    out = capsys.readouterr().out
+    assert "grid4 (16384 floats)" in out and "grid2" not in out

@@ -51,7 +51,7 @@ from train_robots.common.latent_probe import (  # noqa: E402
     read_out,
     reset_poses,
 )
-from train_robots.common.pooling import check_pooling  # noqa: E402
+from train_robots.common.pooling import check_pooling, pooled_dim  # noqa: E402
 from train_robots.common.presets import get_preset  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
 from train_robots.common.runtime import ConfigError, resolve_device, write_json  # noqa: E402
@@ -169,6 +169,7 @@ def main(cfg: Config) -> dict:
             check_pooling(name, side)
     except ValueError as err:
         raise ConfigError(str(err)) from err
+    warn_wide_poolings(cfg.poolings, int(model.config.hidden_size))
     mlp_poolings = cfg.mlp_poolings
     if mlp_poolings is None:
         mlp_poolings = ("grid2",) if "grid2" in cfg.poolings else cfg.poolings[:1]
@@ -208,6 +209,20 @@ def main(cfg: Config) -> dict:
         **flat_r2(results),
     }
     return report(cfg, metrics, results)
+
+
+WIDE_RIDGE = 8192
+"""Pooled latents wider than this make the ridge's D x D eigendecomposition take long on a CPU thread."""
+
+
+def warn_wide_poolings(poolings: tuple[str, ...], width: int) -> None:
+    """Name the poolings whose ridge will be slow (grid4 of a 1024-wide encoder: 16,384 floats)."""
+    wide = {name: pooled_dim(name, width) for name in poolings if pooled_dim(name, width) > WIDE_RIDGE}
+    if wide:
+        print(
+            f"note: {', '.join(f'{n} ({d} floats)' for n, d in wide.items())} of this {width}-wide encoder make a "
+            "slow ridge (tens of minutes on one thread); --poolings without them skips it"
+        )
 
 
 def probe_set(cfg: Config, env: ControlEnv, image_size: int | None) -> ProbeSet:
