@@ -128,6 +128,12 @@ def test_the_comparison_table_shows_the_latent_probe(tmp_path):
     table = (tmp_path / "comparison.md").read_text()
     assert "| BC | vjepa2-task | not run |" in table
     assert "| ridge | grid4 | 0.25 |" in table and "| MLP | grid4 | 0.75 |" in table
+    assert "fresh starts" not in table
+    (tmp_path / "probe-poses.json").write_text(json.dumps({"probe_grid2_to_target_0": 0.92, "frames": "poses"}))
+    write_comparison(tmp_path, rows, "reacher-easy")
+    table = (tmp_path / "comparison.md").read_text()
+    assert "| ridge | grid4 | 0.25 |" in table  # the data's probe stays
+    assert "`probe-poses.json`, fresh starts of the task" in table and "| ridge | grid2 | 0.92 |" in table
 
 
 def test_mlp_probe_reads_what_is_there_but_not_linear_and_nothing_from_noise():

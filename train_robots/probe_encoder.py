@@ -43,6 +43,7 @@ from train_robots.common.frames import (  # noqa: E402
     render_episodes,
 )
 from train_robots.common.latent_probe import (  # noqa: E402
+    POSE_PROBE_FILE,
     ProbeTargets,
     flat_r2,
     in_view_share,
@@ -261,8 +262,11 @@ def probe_state(cfg: Config, env: ControlEnv) -> dict:
 
 def report(cfg: Config, metrics: dict, results: dict) -> dict:
     """Write probe[-label].json beside the encoder's checkpoints and print the R² table."""
-    label = cfg.label or ("poses" if cfg.frames == "poses" else "")
-    out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder) / (f"probe-{label}.json" if label else "probe.json")
+    folder = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
+    if cfg.label:
+        out = folder / f"probe-{cfg.label}.json"
+    else:
+        out = folder / (POSE_PROBE_FILE if cfg.frames == "poses" else "probe.json")
     write_json(out, metrics)
     for pooling, result in results.items():
         print(f"{pooling:>11}: " + ", ".join(f"{k} {v:.3f}" for k, v in result.r2.items()))

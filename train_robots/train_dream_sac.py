@@ -43,7 +43,7 @@ from train_robots.common.checkpoint import checkpoint_dir, encoder_mismatch  # n
 from train_robots.common.data import Dataset, dataset_dir, load_dataset  # noqa: E402
 from train_robots.common.encoders import StateEncoder, build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv, task_spec  # noqa: E402
-from train_robots.common.latent_probe import probe_markdown, read_probe  # noqa: E402
+from train_robots.common.latent_probe import POSE_PROBE_FILE, probe_markdown, read_probe  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
 from train_robots.common.rollout import ExpertController, evaluate, format_success  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
@@ -487,10 +487,10 @@ def finish(cfg, out, env, encoder, agent, model, episode_starts, history, max_u,
 
 
 def write_comparison(out: Path, rows: list[dict], task: str) -> None:
-    """comparison.md: the closed-loop table, then the latent's probe when one was run."""
+    """comparison.md: the closed-loop table, then the latent's probes (the data's, fresh starts') where run."""
     text = comparison_markdown(rows, task)
-    probe = probe_markdown(read_probe(out))
-    text += f"\n{probe}" if probe else ""
+    for probe in (probe_markdown(read_probe(out)), probe_markdown(read_probe(out, (POSE_PROBE_FILE,)))):
+        text += f"\n{probe}" if probe else ""
     (out / "comparison.md").write_text(text)
     print(text)
 

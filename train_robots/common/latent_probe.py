@@ -193,10 +193,14 @@ def flat_r2(results: dict[str, ProbeResult], prefix: str = "probe") -> dict[str,
 PROBE_FILES = ("probe.json", "pretrain.json")
 """Where a checkpoint folder keeps a probe: probe_encoder.py's file, else pretraining's final probe."""
 
+POSE_PROBE_FILE = "probe-poses.json"
+"""probe_encoder.py --frames poses: the probe on fresh starts of the task."""
 
-def read_probe(folder: Path) -> dict | None:
-    """{"source": file name, "r2": {pooling: {quantity: R²}}} of the folder's probe, or None."""
-    for name in PROBE_FILES:
+
+def read_probe(folder: Path, names: tuple[str, ...] = PROBE_FILES) -> dict | None:
+    """{"source": file name, "r2": {pooling: {quantity: R²}}} of the folder's probe (the first of
+    `names` that holds one), or None."""
+    for name in names:
         path = Path(folder) / name
         if not path.exists():
             continue
@@ -217,7 +221,8 @@ def probe_markdown(probe: dict | None) -> str:
         return ""
     names = list(next(iter(probe["r2"].values())))
     lines = [
-        f"Probe of the latent (held-out R², `{probe['source']}`; ridge: linear, MLP: what a controller's MLP can read):",
+        f"Probe of the latent (held-out R², `{probe['source']}`{', fresh starts of the task' if probe['source'] == POSE_PROBE_FILE else ''}; "
+        "ridge: linear, MLP: what a controller's MLP can read):",
         "",
         "| read-out | pooling | " + " | ".join(names) + " |",
         "|---|---|" + "---|" * len(names),
