@@ -218,7 +218,8 @@ WIDE_RIDGE = 8192
 
 def warn_wide_poolings(poolings: tuple[str, ...], width: int) -> None:
     """Name the poolings whose ridge will be slow (grid4 of a 1024-wide encoder: 16,384 floats)."""
-    wide = {name: pooled_dim(name, width) for name in poolings if pooled_dim(name, width) > WIDE_RIDGE}
+    dims = {name: pooled_dim(name, width) for name in poolings}
+    wide = {name: dim for name, dim in dims.items() if dim > WIDE_RIDGE}
     if wide:
         print(
             f"note: {', '.join(f'{n} ({d} floats)' for n, d in wide.items())} of this {width}-wide encoder make a "

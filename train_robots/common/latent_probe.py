@@ -220,9 +220,9 @@ def probe_markdown(probe: dict | None) -> str:
     if not probe:
         return ""
     names = list(next(iter(probe["r2"].values())))
+    frames = ", fresh starts of the task" if probe["source"] == POSE_PROBE_FILE else ""
     lines = [
-        f"Probe of the latent (held-out R², `{probe['source']}`{', fresh starts of the task' if probe['source'] == POSE_PROBE_FILE else ''}; "
-        "ridge: linear, MLP: what a controller's MLP can read):",
+        f"Probe of the latent (held-out R², `{probe['source']}`{frames}; ridge: linear, MLP: what a controller's MLP can read):",
         "",
         "| read-out | pooling | " + " | ".join(names) + " |",
         "|---|---|" + "---|" * len(names),
