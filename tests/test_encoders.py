@@ -135,3 +135,27 @@ def test_the_state_needs_no_history(env):
     encoder = build_encoder("state", env, SMOKE, torch.device("cpu"))
     obs = np.random.default_rng(0).standard_normal((4, env.obs_dim)).astype(np.float32)
     np.testing.assert_array_equal(encoder.episode_inputs(obs), obs)
+
+
+def test_the_pooling_flag_widens_the_hub_and_random_latents_into_a_grid(env, local_vjepa2):
+    hub = build_encoder("vjepa2", env, SMOKE, torch.device("cpu"), str(local_vjepa2), pooling="grid2")
+    assert (hub.info.pooling, hub.info.dim) == ("grid2", 4 * 48)
+    assert encoder_info("vjepa2", env, SMOKE, str(local_vjepa2), pooling="grid2") == hub.info
+    mean = build_encoder("vjepa2", env, SMOKE, torch.device("cpu"), str(local_vjepa2))
+    env.reset(0)
+    frame = hub.observe(env)[None]
+    cells = hub.encode(frame).reshape(4, 48)
+    # the 2x2 token grid's cells, each one token: their mean is the mean pooling's latent
+    np.testing.assert_allclose(cells.mean(0), mean.encode(frame)[0], rtol=1e-4, atol=1e-5)
+    assert np.abs(cells - cells.mean(0)).max() > 1e-3  # the cells differ: where things are is kept
+    random = build_encoder("vjepa2-random", env, SMOKE, torch.device("cpu"), pooling="mean+grid2")
+    assert random.info.dim == 5 * 64 and random.encode(frame).shape == (1, 5 * 64)
+
+
+def test_poolings_an_encoder_cannot_take_are_refused_naming_the_flag(env):
+    from train_robots.common.runtime import ConfigError
+
+    with pytest.raises(ConfigError, match="--pooling.*cannot be split into 3x3"):
+        encoder_info("vjepa2-random", env, SMOKE, pooling="grid3")  # 32 px at patch 16: a 2x2 grid
+    with pytest.raises(ConfigError, match="--pooling applies to vjepa2 and vjepa2-random only, not --encoder state"):
+        build_encoder("state", env, SMOKE, torch.device("cpu"), pooling="grid2")

@@ -11,7 +11,7 @@ from train_robots.common.presets import get_preset
 from train_robots.common.run_config import RunConfig
 from train_robots.common.runtime import CKPT_DIR, DATA_DIR
 
-SHARED = "--task --encoder --encoder-id --preset --seed --device --data-dir --ckpt-dir --expert-velocity-gain --gpu"
+SHARED = "--task --encoder --encoder-id --image-size --pooling --preset --seed --device --data-dir --ckpt-dir --expert-velocity-gain --gpu"
 PLANNER = (
     "--planner --samples --horizon --iterations --elites --init-std --min-std --temperature --noise-beta "
     "--mppi-adapt-std --no-mppi-adapt-std --warm-start --no-warm-start --replan-every --cost --cost-at --cost-units "
@@ -76,6 +76,8 @@ def test_shared_flags_keep_their_defaults(script):
         "ckpt_dir": CKPT_DIR,
         "expert_velocity_gain": None,
         "gpu": "A10",
+        "image_size": None,
+        "pooling": None,
     }
 
 
@@ -100,7 +102,7 @@ def test_pixel_planning_on_the_cpu_preset_gets_its_smaller_budget():
 
     assert planner("--encoder", "state") == (500, 5, 64, 100)
     assert planner("--encoder", "vjepa2-task") == (100, 3, 16, 50)
-    assert planner("--encoder", "vjepa2-random") == (500, 5, 64, 100)  # only the measured encoder
+    assert planner("--encoder", "vjepa2-random") == (100, 3, 16, 50)  # the random encoder compares on the same budget
     assert planner("--encoder", "vjepa2-task", "--preset", "full") == (1000, 5, 64, 0)
     flags = ("--samples", "200", "--iterations", "4", "--elites", "32", "--hold-samples", "20")
     assert planner("--encoder", "vjepa2-task", *flags) == (200, 4, 32, 20)  # flags still win
@@ -115,7 +117,7 @@ def test_the_pixel_world_model_on_the_cpu_preset_trains_longer_on_one_step():
 
     assert sizes("--encoder", "state") == (256, 5, 3000)
     assert sizes("--encoder", "vjepa2-task") == (512, 1, 15000)
-    assert sizes("--encoder", "vjepa2-random") == (256, 5, 3000)  # only the measured encoder
+    assert sizes("--encoder", "vjepa2-random") == (512, 1, 15000)  # the same as the task encoder's
     assert sizes("--encoder", "vjepa2-task", "--preset", "full")[:2] == (512, 5)
     flags = ("--width", "128", "--rollout-steps", "3", "--steps", "100")
     assert sizes("--encoder", "vjepa2-task", *flags) == (128, 3, 100)  # flags still win

@@ -270,7 +270,7 @@ def test_probe_script_compares_the_task_encoder_with_vjepa2_random(finished, dat
     random = probe_encoder.main(probe_encoder.Config(encoder="vjepa2-random", poolings=("mean",), **common))
     assert random["encoder_id"].startswith("random-") and np.isfinite(random["probe_mlp-mean_cos_position_0"])
     assert (ckpt / "reacher-easy" / "vjepa2-random" / "probe.json").exists()
-    with pytest.raises(ConfigError, match="keeps the image and patch size it was trained with"):
+    with pytest.raises(ConfigError, match="keeps the size and pooling it was pretrained with"):
         probe_encoder.main(probe_encoder.Config(encoder="vjepa2-task", image_size=64, **common))
     state = probe_encoder.main(probe_encoder.Config(encoder="state", **common))  # the sanity check
     assert state["probe_state_to_target_0"] > 0.999 and state["probe_state_cos_position_1"] > 0.999

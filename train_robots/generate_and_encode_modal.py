@@ -27,8 +27,8 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
-from train_robots.common.data import dataset_dir, ensure_meta, read_meta, save_shard, shard_path  # noqa: E402
-from train_robots.common.encoders import Encoder, EncoderInfo, build_encoder, encoder_info  # noqa: E402
+from train_robots.common.data import ensure_meta, read_meta, save_shard, shard_path  # noqa: E402
+from train_robots.common.encoders import Encoder, EncoderInfo  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.experts import Expert  # noqa: E402
 from train_robots.common.presets import Preset, sizes_for  # noqa: E402
@@ -39,9 +39,9 @@ from train_robots.common.runtime import ConfigError, code_version, episode_seed,
 @dataclass
 class Config(RunConfig):
     episodes: int | None = None
-    """Episodes to collect (default: from the preset; cpu, reacher, `vjepa2-task`: 2400)."""
+    """Episodes to collect (default: from the preset; cpu, reacher, pixel encoders: 2400)."""
     episode_steps: int | None = None
-    """Agent steps per episode (default: from the preset; cpu, reacher, `vjepa2-task`: 50)."""
+    """Agent steps per episode (default: from the preset; cpu, reacher, pixel encoders: 50)."""
     shard_episodes: int | None = None
     """Episodes per shard file (default: from the preset)."""
     epsilon: float = 0.3
@@ -168,8 +168,8 @@ def prepare(cfg: Config) -> list[int]:
     """Write meta.json (refusing to mix tasks, encoders, experts or sizes in one folder); the shards still to write."""
     cfg.validate()
     env = ControlEnv(cfg.task)
-    out = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
-    info = encoder_info(cfg.encoder, env, cfg.sizes(), cfg.encoder_source())
+    out = cfg.dataset_folder()
+    info = cfg.encoder_info(env, cfg.sizes())
     ensure_meta(out, dataset_meta(cfg, env, info, cfg.expert()))
     return [
         i for i in range(num_shards(cfg)) if not shard_is_done(shard_path(out, i), len(shard_episode_indices(cfg, i)))
@@ -180,12 +180,12 @@ def main(cfg: Config) -> Path:
     """Generate (or finish) the dataset of `cfg`; returns its folder."""
     todo = prepare(cfg)
     sizes = cfg.sizes()
-    out = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
+    out = cfg.dataset_folder()
     done_episodes = sizes.episodes - sum(len(shard_episode_indices(cfg, i)) for i in todo)
     print(f"{out}: {len(todo)} of {num_shards(cfg)} shards to write ({cfg.encoder}, {sizes.name} preset)")
     if todo:
         env = ControlEnv(cfg.task)
-        encoder = build_encoder(cfg.encoder, env, sizes, resolve_device(cfg.device), cfg.encoder_source())
+        encoder = cfg.build_encoder(env, sizes, resolve_device(cfg.device))
         with tqdm(total=sizes.episodes, initial=done_episodes, desc="episodes", unit="ep") as progress:
             for i in todo:
                 save_shard(shard_path(out, i), generate_shard(cfg, i, env, encoder, progress), read_meta(out))
@@ -204,10 +204,10 @@ def write_shard(cfg: Config, shard_index: int) -> str:
         env = ControlEnv(cfg.task)
         _ENCODERS[key] = (
             env,
-            build_encoder(cfg.encoder, env, cfg.sizes(), resolve_device(cfg.device), cfg.encoder_source()),
+            cfg.build_encoder(env, cfg.sizes(), resolve_device(cfg.device)),
         )
     env, encoder = _ENCODERS[key]
-    out = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
+    out = cfg.dataset_folder()
     path = shard_path(out, shard_index)
     save_shard(path, generate_shard(cfg, shard_index, env, encoder), read_meta(out))
     return str(path)

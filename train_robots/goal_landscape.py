@@ -31,8 +31,6 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
-from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
-from train_robots.common.encoders import build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv, task_spec  # noqa: E402
 from train_robots.common.goal_landscape import (  # noqa: E402
     landscape_of,
@@ -77,7 +75,7 @@ def main(cfg: Config) -> dict:
     cfg.validate()
     device = resolve_device(cfg.device)
     env = ControlEnv(cfg.task)
-    encoder = build_encoder(cfg.encoder, env, get_preset(cfg.preset, cfg.task), device, cfg.encoder_source())
+    encoder = cfg.build_encoder(env, get_preset(cfg.preset, cfg.task), device)
     rng = np.random.default_rng(cfg.seed)
     started, parts = time.perf_counter(), []
     for i in tqdm(range(cfg.goals), desc="goal landscape", unit="goal"):
@@ -93,7 +91,7 @@ def main(cfg: Config) -> dict:
         "seconds": time.perf_counter() - started,
         **summarize(parts),
     }
-    out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder) / cfg.stem()
+    out = cfg.checkpoint_folder() / cfg.stem()
     write_json(out.with_suffix(".json"), figures)
     title = f"{cfg.task} / {encoder.info.id}: {cfg.goals} goals x {cfg.directions} directions"
     write_figure(out.with_suffix(".png"), plot_landscape(parts, title))

@@ -41,9 +41,8 @@ import torch  # noqa: E402
 from tyro.conf import OmitArgPrefixes  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
-from train_robots.common.checkpoint import checkpoint_dir, load_checkpoint  # noqa: E402
+from train_robots.common.checkpoint import load_checkpoint  # noqa: E402
 from train_robots.common.data import DEFAULT_SCRIPTED_EXPERT  # noqa: E402
-from train_robots.common.encoders import build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv, TaskSpec, task_spec  # noqa: E402
 from train_robots.common.experts import Expert  # noqa: E402
 from train_robots.common.planner_controller import EpisodeTrace, PlannerController  # noqa: E402
@@ -197,7 +196,7 @@ class Config(RunConfig):
         return f"mpc_{self.planning.planner}" + (f"_from{self.first_episode}" if self.first_episode else "")
 
     def sac_path(self) -> Path:
-        return self.sac or checkpoint_dir(self.ckpt_dir, self.task, self.encoder) / "sac.pt"
+        return self.sac or self.checkpoint_folder() / "sac.pt"
 
     def sizes(self) -> tuple[int, int]:
         """(episodes, episode_steps) of the evaluation."""
@@ -279,20 +278,20 @@ def load_guide(cfg: Config, encoder: dict, device: torch.device) -> SACAgent | N
     if not path.exists():
         raise UserError(
             f"{path}: not found; --value and --prior-samples use dream-SAC's critic and actor: run "
-            f"`python train_robots/train_dream_sac.py --task {cfg.task} --encoder {cfg.encoder} --preset {cfg.preset}` first"
+            f"`python train_robots/train_dream_sac.py --task {cfg.task} {cfg.encoder_flags()} --preset {cfg.preset}` first"
         )
     agent, _ = load_agent(path, encoder=encoder, task=cfg.task, with_optimizer=False)
     return agent.to(device).eval()
 
 
 def dynamics_path(cfg: Config) -> Path:
-    path = cfg.dynamics or checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder) / "dynamics.pt"
+    path = cfg.dynamics or cfg.checkpoint_folder() / "dynamics.pt"
     if cfg.dynamics is not None and not path.is_file():
         raise UserError(f"--dynamics {path}: no such file; give a world model written by train_dynamics.py")
     if not path.exists():
         raise UserError(
             f"{path}: not found; run train_dynamics.py first, e.g. `python train_robots/train_dynamics.py "
-            f"--task {cfg.task} --encoder {cfg.encoder} --preset {cfg.preset} --ckpt-dir {cfg.ckpt_dir}`"
+            f"--task {cfg.task} {cfg.encoder_flags()} --preset {cfg.preset} --ckpt-dir {cfg.ckpt_dir}`"
         )
     return path
 
@@ -312,7 +311,7 @@ def main(cfg: Config) -> dict:
     """Evaluate the planner of `cfg` in the real environment; returns the metrics written."""
     cfg.validate()
     path = dynamics_path(cfg)
-    out_dir = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
+    out_dir = cfg.checkpoint_folder()
     stem = cfg.stem()
     if cfg.planner_config().value or cfg.planner_config().prior_samples:
         load_guide(cfg, {}, torch.device("cpu"))  # a missing sac.pt is named before any work
@@ -325,7 +324,7 @@ def main(cfg: Config) -> dict:
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     env = ControlEnv(cfg.task)
-    encoder = build_encoder(cfg.encoder, env, get_preset(cfg.preset, cfg.task), device, cfg.encoder_source())
+    encoder = cfg.build_encoder(env, get_preset(cfg.preset, cfg.task), device)
     model = load_world_model(path, encoder=encoder.info.to_dict(), task=cfg.task).to(device)
     planner = Planner(
         model,

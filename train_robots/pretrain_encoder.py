@@ -204,6 +204,9 @@ class Config(RunConfig):
         # --source-dir and --frames-dir name local paths; on the volume its defaults are used.
         return replace(super().on_volume(), source_dir=None, frames_dir=None)
 
+    def check_encoder_variant(self) -> None:
+        """Here --image-size and --pooling size the encoder being pretrained (checked where it is built)."""
+
     def validate(self) -> None:
         super().validate()
         if self.encoder != TASK_ENCODER_NAME or self.encoder_id != DEFAULT_VJEPA2_ID:

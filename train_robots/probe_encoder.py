@@ -33,8 +33,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
-from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
-from train_robots.common.encoders import build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.frames import (  # noqa: E402
     frames_dir,
@@ -83,8 +81,6 @@ class Config(RunConfig):
     encoder: str = TASK_ENCODER_NAME
     """vjepa2-task (pretrained here; --encoder-id names another directory than its default),
     vjepa2-random (preset-sized, random weights), vjepa2 (--encoder-id) or state (the sanity check: R² 1)."""
-    image_size: int | None = None
-    """Frame size for vjepa2-random and vjepa2 (default: the preset's; vjepa2-task keeps its own)."""
     patch_size: int | None = None
     """vjepa2-random only: patch size override (default: the preset's)."""
     poolings: tuple[str, ...] = ("mean", "grid2", "mean+grid2", "grid4")
@@ -119,6 +115,8 @@ class Config(RunConfig):
             raise ConfigError("--episodes picks dataset episodes; with --frames poses, set --poses instead")
         if self.poses < 10:
             raise ConfigError(f"--poses {self.poses} is too few to hold some out (at least 10)")
+        if self.pooling is not None:
+            raise ConfigError("the probe reads every pooling of --poolings; drop --pooling")
 
     def on_volume(self) -> Config:
         # --source-dir names a local path; on the volume its default is used.
@@ -130,16 +128,11 @@ def load_model(cfg: Config, env: ControlEnv, device: torch.device):
     if cfg.encoder not in ENCODERS:
         raise ConfigError(f"--encoder {cfg.encoder!r} is unknown; choose one of {list(ENCODERS)}")
     preset = get_preset(cfg.preset, cfg.task)
-    if cfg.encoder == TASK_ENCODER_NAME:
-        if cfg.image_size is not None or cfg.patch_size is not None:
-            raise ConfigError("vjepa2-task keeps the image and patch size it was trained with; drop --image-size")
-    else:
-        preset = replace(preset, image_size=cfg.image_size or preset.image_size)
     if cfg.patch_size:
         if cfg.encoder != "vjepa2-random":
             raise ConfigError("--patch-size only resizes vjepa2-random")
         preset = replace(preset, random_encoder={**preset.random_encoder, "patch_size": cfg.patch_size})
-    encoder = build_encoder(cfg.encoder, env, preset, device, cfg.encoder_source())
+    encoder = cfg.build_encoder(env, preset, device)
     return encoder.model, encoder.processor, encoder.info.image_size, encoder.info.id
 
 
@@ -263,7 +256,7 @@ def probe_state(cfg: Config, env: ControlEnv) -> dict:
 
 def report(cfg: Config, metrics: dict, results: dict) -> dict:
     """Write probe[-label].json beside the encoder's checkpoints and print the R² table."""
-    folder = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
+    folder = cfg.checkpoint_folder()
     if cfg.label:
         out = folder / f"probe-{cfg.label}.json"
     else:

@@ -30,7 +30,6 @@ from train_robots import (  # noqa: E402
     train_expert,
 )
 from train_robots.common import cli, cloud  # noqa: E402
-from train_robots.common.checkpoint import checkpoint_dir  # noqa: E402
 from train_robots.common.encoders import DEFAULT_VJEPA2_ID  # noqa: E402
 from train_robots.common.experts import SCRIPTED  # noqa: E402
 from train_robots.common.latent_probe import probe_markdown, read_probe  # noqa: E402
@@ -53,7 +52,7 @@ class Config(RunConfig):
 def main(cfg: Config) -> dict:
     cfg.validate()  # the phases validate their own flags; the shared ones fail here, before phase 1
     shared = cfg.shared()
-    out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
+    out = cfg.checkpoint_folder()
     results: dict = {}
     seconds: dict[str, float] = {}
     if cfg.task.split("-")[0] not in SCRIPTED:  # walker, cheetah: the expert is learned (reused when finished)
@@ -93,7 +92,9 @@ def pretrain(cfg: Config) -> dict:
     if cfg.encoder_id != DEFAULT_VJEPA2_ID:
         print(f"--encoder-id {cfg.encoder_id}: using that vjepa2-task encoder, not pretraining one")
         return {}
-    shared = {k: v for k, v in cfg.shared().items() if k not in ("encoder", "encoder_id")}
+    # --image-size and --pooling name a hub or random encoder's variant (refused with vjepa2-task):
+    # pretraining keeps its own defaults for them.
+    shared = {k: v for k, v in cfg.shared().items() if k not in ("encoder", "encoder_id", "image_size", "pooling")}
     generate.main(generate.Config(**shared, encoder="state"))
     return pretrain_encoder.main(pretrain_encoder.Config(**shared))
 
@@ -115,7 +116,7 @@ def summarise(cfg: Config, results: dict) -> dict:
     summary["mpc_random"] = {k: results["mpc_random"].get(k) for k in ROW_KEYS}
     for name in ("dynamics", "dynamics_ensemble"):
         summary[name] = {k: results[name].get(k) for k in DYNAMICS_KEYS}
-    summary["probe"] = read_probe(checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder))  # None until one is run
+    summary["probe"] = read_probe(cfg.checkpoint_folder())  # None until one is run
     return summary
 
 

@@ -36,10 +36,10 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
-from train_robots.common.checkpoint import CheckpointError, checkpoint_dir, load_checkpoint  # noqa: E402
+from train_robots.common.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
 from train_robots.common.dagger import LabelledRollouts, labelled_rollouts  # noqa: E402
-from train_robots.common.data import META_NAME, DataError, Dataset, dataset_dir, load_dataset, recorded_expert  # noqa: E402
-from train_robots.common.encoders import Encoder, EncoderInfo, build_encoder, encoder_info  # noqa: E402
+from train_robots.common.data import META_NAME, DataError, Dataset, load_dataset, recorded_expert  # noqa: E402
+from train_robots.common.encoders import Encoder, EncoderInfo  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.policy import KIND, PolicyController, PolicyMLP, load_policy, save_policy  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
@@ -141,7 +141,7 @@ class Config(RunConfig):
 
 def load_checked_dataset(cfg: Config, info: EncoderInfo) -> Dataset:
     """The dataset of --task/--encoder, refused if it was made by another encoder."""
-    folder = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
+    folder = cfg.dataset_folder()
     data = load_dataset(folder, expect_encoder=info.to_dict(), expect_expert=cfg.expert().id)
     if data.meta["task"] != cfg.task:
         raise DataError(f"{folder / META_NAME}: task is {data.meta['task']!r}, but --task is {cfg.task!r}")
@@ -319,9 +319,9 @@ def main(cfg: Config) -> dict:
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     env = ControlEnv(cfg.task)
-    info = encoder_info(cfg.encoder, env, sizes, cfg.encoder_source())
+    info = cfg.encoder_info(env, sizes)
     data = load_checked_dataset(cfg, info)
-    out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
+    out = cfg.checkpoint_folder()
     signature = training_signature(cfg, data)
     key = run_key(signature, sizes)
     if not cfg.force and (out / "bc.json").exists() and (out / "bc.pt").exists():
@@ -330,7 +330,7 @@ def main(cfg: Config) -> dict:
             print(f"{out / 'bc.json'}: up to date with these settings; skipping (--force redoes it)")
             return previous
 
-    encoder = build_encoder(cfg.encoder, env, sizes, device, cfg.encoder_source())
+    encoder = cfg.build_encoder(env, sizes, device)
     reused = finished_policy(out / "bc.pt", info, cfg, signature)
     if reused is not None:
         print(f"{out / 'bc.pt'}: finished with these settings; reusing it")

@@ -39,9 +39,9 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
-from train_robots.common.checkpoint import checkpoint_dir, encoder_mismatch  # noqa: E402
-from train_robots.common.data import Dataset, dataset_dir, load_dataset  # noqa: E402
-from train_robots.common.encoders import StateEncoder, build_encoder  # noqa: E402
+from train_robots.common.checkpoint import encoder_mismatch  # noqa: E402
+from train_robots.common.data import Dataset, load_dataset  # noqa: E402
+from train_robots.common.encoders import StateEncoder  # noqa: E402
 from train_robots.common.envs import ControlEnv, task_spec  # noqa: E402
 from train_robots.common.latent_probe import POSE_PROBE_FILE, probe_markdown, read_probe  # noqa: E402
 from train_robots.common.presets import Preset, get_preset  # noqa: E402
@@ -352,9 +352,9 @@ def main(cfg: Config) -> dict:
     cfg.validate()
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
-    out = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
+    out = cfg.checkpoint_folder()
     env = ControlEnv(cfg.task)
-    data = load_dataset(dataset_dir(cfg.data_dir, cfg.task, cfg.encoder), expect_expert=cfg.expert().id)
+    data = load_dataset(cfg.dataset_folder(), expect_expert=cfg.expert().id)
     encoder_meta = data.meta["encoder"]
     if encoder_meta["name"] != cfg.encoder:
         raise ConfigError(f"the dataset's encoder is {encoder_meta['name']!r}, but --encoder is {cfg.encoder!r}")
@@ -379,7 +379,7 @@ def main(cfg: Config) -> dict:
     buffer = ReplayBuffer(capacity, starts.shape[-1], env.action_dim, device)
     bc_z = torch.as_tensor(data.z[:, :-1].reshape(-1, starts.shape[-1]), device=device)
     bc_a = torch.as_tensor(data.expert_action.reshape(-1, env.action_dim), device=device)
-    eval_encoder = build_encoder(cfg.encoder, env, cfg.sizes(), device, cfg.encoder_source())
+    eval_encoder = cfg.build_encoder(env, cfg.sizes(), device)
     if diffs := encoder_mismatch(encoder_meta, eval_encoder.info.to_dict()):
         raise ConfigError(
             f"the dataset was encoded by another encoder than --encoder/--encoder-id ({'; '.join(diffs)})"

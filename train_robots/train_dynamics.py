@@ -35,9 +35,9 @@ from torch import Tensor, nn  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
-from train_robots.common.checkpoint import CheckpointError, checkpoint_dir, load_checkpoint  # noqa: E402
-from train_robots.common.data import DataError, Dataset, dataset_dir, expert_fields, load_dataset, read_meta  # noqa: E402
-from train_robots.common.encoders import encoder_info  # noqa: E402
+from train_robots.common.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
+from train_robots.common.data import DataError, Dataset, expert_fields, load_dataset, read_meta  # noqa: E402
+from train_robots.common.encoders import DEFAULT_POOLING  # noqa: E402
 from train_robots.common.envs import ControlEnv  # noqa: E402
 from train_robots.common.presets import sizes_for  # noqa: E402
 from train_robots.common.run_config import RunConfig  # noqa: E402
@@ -148,17 +148,17 @@ class Config(RunConfig):
 
 
 def load_data(cfg: Config) -> Dataset:
-    folder = dataset_dir(cfg.data_dir, cfg.task, cfg.encoder)
+    folder = cfg.dataset_folder()
     meta = read_meta(folder)
     if meta.get("task") != cfg.task:
         raise DataError(f"{folder / 'meta.json'}: task is {meta.get('task')!r}, but --task is {cfg.task!r}")
+    sizes = sizes_for(cfg.preset, cfg.task, cfg.encoder)
     if cfg.encoder == "vjepa2":  # its config lives with the weights, maybe unreachable here: compare the id
-        expected = {"name": cfg.encoder, "id": cfg.encoder_source()}
+        pooling = cfg.pooling or DEFAULT_POOLING
+        expected = {"name": cfg.encoder, "id": cfg.encoder_source(), "pooling": pooling}
+        expected["image_size"] = cfg.encoder_sizes(sizes).image_size
     else:
-        expected = encoder_info(
-            cfg.encoder, ControlEnv(cfg.task), sizes_for(cfg.preset, cfg.task, cfg.encoder), cfg.encoder_source()
-        )
-        expected = expected.to_dict()
+        expected = cfg.encoder_info(ControlEnv(cfg.task), sizes).to_dict()
     expert = cfg.expert().id
     return load_dataset(folder, expect_encoder=expected, expect_expert=expert)
 
@@ -432,7 +432,7 @@ def main(cfg: Config) -> dict:
     cfg = cfg.resolved()
     data = load_data(cfg)
     train_idx, val_idx = split_episodes(data.episodes, cfg.val_fraction, cfg.seed)
-    out_dir = checkpoint_dir(cfg.ckpt_dir, cfg.task, cfg.encoder)
+    out_dir = cfg.checkpoint_folder()
     print(f"{data.episodes} episodes ({len(train_idx)} train, {len(val_idx)} held out), D={data.z.shape[-1]}")
     if not cfg.compare:
         metrics = run_one(cfg, data, train_idx, val_idx, out_dir, cfg.name)

@@ -17,8 +17,8 @@ V-JEPA 2 consumes tubelets of 2 frames, so an observation in a stream of them (d
 collection, closed-loop evaluation) is encoded as the clip (previous frame, current frame):
 the latent can see motion (`motion_inputs`; an episode's first frame is paired with itself).
 A single image, such as a goal, becomes a still clip: the frame repeated. The latent pools
-the encoder's last hidden state over its patch tokens (the mean, unless the encoder was
-pretrained here with another pooling).
+the encoder's last hidden state over its patch tokens (`--pooling`: the mean by default; an
+encoder pretrained here keeps the pooling it was pretrained with).
 """
 
 from __future__ import annotations
@@ -32,20 +32,24 @@ import numpy as np
 import torch
 
 from train_robots.common.envs import ControlEnv
-from train_robots.common.pooling import pool, pooled_dim
+from train_robots.common.pooling import check_pooling, pool, pooled_dim
 from train_robots.common.presets import Preset
 from train_robots.common.runtime import ConfigError, UserError
 from train_robots.common.task_encoder import TASK_ENCODER_NAME, clips_to_pixels, load_task_encoder, read_task_info
 
 DEFAULT_VJEPA2_ID = "facebook/vjepa2-vitl-fpc64-256"
 ENCODER_NAMES = ("vjepa2", "vjepa2-random", "vjepa2-task", "state")
+POOLED_ENCODERS = ("vjepa2", "vjepa2-random")
+"""The encoders whose pooling `--pooling` chooses."""
 # The random encoder's weights are a fixed function of this seed, never of the run's seed:
 # data, training and evaluation must all see the same encoder.
 RANDOM_ENCODER_SEED = 0
 VIDEO_PROCESSOR_FILE = "video_preprocessor_config.json"
 """What `save_pretrained` names a video processor's config (transformers' VIDEO_PROCESSOR_NAME)."""
-PIXEL_INPUT = ("motion", "mean")
-"""(clip, pooling) of the hub and random V-JEPA 2 encoders."""
+MOTION_CLIP = "motion"
+"""An observation is encoded as the clip (previous frame, current frame)."""
+DEFAULT_POOLING = "mean"
+"""The hub and random V-JEPA 2 encoders' pooling unless `--pooling` names another."""
 
 
 class EncoderUnavailable(UserError):
@@ -171,42 +175,69 @@ def build_encoder(
     preset: Preset,
     device: torch.device,
     encoder_id: str = DEFAULT_VJEPA2_ID,
+    pooling: str | None = None,
 ) -> Encoder:
-    """The encoder a command line names (`--encoder`, `--encoder-id`, `--preset`)."""
+    """The encoder a command line names (`--encoder`, `--encoder-id`, `--preset`, `--pooling`)."""
+    check_own_pooling(name, pooling)
     if name == "state":
         return StateEncoder(env)
     if name == "vjepa2":
-        return _load_pretrained(encoder_id, preset, device)
+        return _load_pretrained(encoder_id, preset, device, pooling or DEFAULT_POOLING)
     if name == "vjepa2-random":
-        return _build_random(preset, device)
+        return _build_random(preset, device, pooling or DEFAULT_POOLING)
     if name == TASK_ENCODER_NAME:
         model, processor, info = load_task_encoder(Path(encoder_id), task=env.name)
         return VJEPA2Encoder(model, processor, _task_info(info), device, preset.encode_batch)
     raise ConfigError(f"--encoder {name!r} is unknown; choose one of {list(ENCODER_NAMES)}")
 
 
-def encoder_info(name: str, env: ControlEnv, preset: Preset, encoder_id: str = DEFAULT_VJEPA2_ID) -> EncoderInfo:
+def encoder_info(
+    name: str, env: ControlEnv, preset: Preset, encoder_id: str = DEFAULT_VJEPA2_ID, pooling: str | None = None
+) -> EncoderInfo:
     """What `build_encoder` would build, without loading any weights."""
+    check_own_pooling(name, pooling)
     if name == "state":
         return StateEncoder(env).info
     if name == "vjepa2-random":
-        config = random_encoder_config(preset)
-        return EncoderInfo(name, _random_id(config, preset), int(config.hidden_size), preset.image_size, *PIXEL_INPUT)
+        return _pixel_info(
+            name, _random_id(random_encoder_config(preset), preset), random_encoder_config(preset), pooling
+        )
     if name == "vjepa2":
         from transformers import VJEPA2Config
 
         with _explain_unreachable(encoder_id):
             config = VJEPA2Config.from_pretrained(encoder_id)
-        return EncoderInfo(name, encoder_id, int(config.hidden_size), preset.image_size, *PIXEL_INPUT)
+        return _pixel_info(name, encoder_id, config, pooling, preset.image_size)
     if name == TASK_ENCODER_NAME:
         return _task_info(read_task_info(Path(encoder_id), task=env.name))
     raise ConfigError(f"--encoder {name!r} is unknown; choose one of {list(ENCODER_NAMES)}")
 
 
+def check_own_pooling(name: str, pooling: str | None) -> None:
+    """`--pooling` applies to the hub and random encoders only: the state has no tokens, and an
+    encoder pretrained here keeps its own."""
+    if pooling is not None and name not in POOLED_ENCODERS:
+        raise ConfigError(f"--pooling applies to {' and '.join(POOLED_ENCODERS)} only, not --encoder {name}")
+
+
+def _pixel_info(name: str, encoder_id: str, config, pooling: str | None, image_size: int | None = None) -> EncoderInfo:
+    """The EncoderInfo of a hub or random V-JEPA 2 of `config` run at `image_size` (default: its crop size)."""
+    pooling = pooling or DEFAULT_POOLING
+    image_size = image_size or int(config.crop_size)
+    try:
+        check_pooling(pooling, image_size // int(config.patch_size))
+    except ValueError as err:
+        raise ConfigError(f"--pooling: {err}") from err
+    dim = pooled_dim(pooling, int(config.hidden_size))
+    return EncoderInfo(name, encoder_id, dim, image_size, MOTION_CLIP, pooling)
+
+
 def _task_info(info: dict) -> EncoderInfo:
     """The EncoderInfo of a `vjepa2-task` directory's pretrain_info.json."""
     dim = pooled_dim(info["pooling"], int(info["width"]))
-    return EncoderInfo(TASK_ENCODER_NAME, info["encoder_id"], dim, int(info["image_size"]), "motion", info["pooling"])
+    return EncoderInfo(
+        TASK_ENCODER_NAME, info["encoder_id"], dim, int(info["image_size"]), MOTION_CLIP, info["pooling"]
+    )
 
 
 @contextmanager
@@ -226,7 +257,7 @@ def _explain_unreachable(encoder_id: str):
         ) from err
 
 
-def _load_pretrained(encoder_id: str, preset: Preset, device: torch.device) -> VJEPA2Encoder:
+def _load_pretrained(encoder_id: str, preset: Preset, device: torch.device, pooling: str) -> VJEPA2Encoder:
     from transformers import AutoVideoProcessor, VJEPA2Model
 
     folder = Path(encoder_id)
@@ -239,7 +270,7 @@ def _load_pretrained(encoder_id: str, preset: Preset, device: torch.device) -> V
     with _explain_unreachable(encoder_id):
         model = VJEPA2Model.from_pretrained(encoder_id)
         processor = AutoVideoProcessor.from_pretrained(encoder_id, crop_size=preset.image_size)
-    info = EncoderInfo("vjepa2", encoder_id, int(model.config.hidden_size), preset.image_size, *PIXEL_INPUT)
+    info = _pixel_info("vjepa2", encoder_id, model.config, pooling, preset.image_size)
     return VJEPA2Encoder(model, processor, info, device, preset.encode_batch)
 
 
@@ -250,7 +281,7 @@ def random_encoder_config(preset: Preset):
     return VJEPA2Config(crop_size=preset.image_size, **preset.random_encoder)
 
 
-def _build_random(preset: Preset, device: torch.device) -> VJEPA2Encoder:
+def _build_random(preset: Preset, device: torch.device, pooling: str) -> VJEPA2Encoder:
     from transformers import VJEPA2Model, VJEPA2VideoProcessor
 
     config = random_encoder_config(preset)
@@ -258,9 +289,7 @@ def _build_random(preset: Preset, device: torch.device) -> VJEPA2Encoder:
         torch.manual_seed(RANDOM_ENCODER_SEED)
         model = VJEPA2Model(config)
     processor = VJEPA2VideoProcessor(crop_size=preset.image_size)
-    info = EncoderInfo(
-        "vjepa2-random", _random_id(config, preset), int(config.hidden_size), preset.image_size, *PIXEL_INPUT
-    )
+    info = _pixel_info("vjepa2-random", _random_id(config, preset), config, pooling)
     return VJEPA2Encoder(model, processor, info, device, preset.encode_batch)
 
 

@@ -319,30 +319,36 @@ TASK_SIZES: dict[tuple[str, str], dict] = {
 """(preset, domain) -> the preset's fields that differ for that domain's tasks."""
 
 
+# Pixel BC and dream-SAC need to see the arm near the target more often than the state does:
+# with the encoder pretrained here, 2400 x 50 steps of data (4x the transitions, 8x the reaches)
+# lift BC from 76% to 90% and dream-SAC from 88% to 98% against 600 x 50 (ROADMAP, "Pixels").
+# Planning in its 768-float latent costs 1.5 s per action on a CPU thread at the state's budget
+# (500 samples x 5 iterations); 100 x 3 (16 elites, 50 held) costs a sixth and did as well
+# (20 episodes: 95% / 336; the first 5: 259 against 280; ROADMAP, "A planner budget for pixels").
+# Its world model, trained 3000 steps on 5-step rollouts at width 256, barely responds to the
+# actions (imagined costs rank sequences at Spearman 0.35 against the real ones); one-step
+# training for 15,000 steps at width 512 ranks at 0.51 and lifts CEM on the same 20 episodes
+# from 95% / 336 to 100% / 610 (94% / 477 over 50); dream-SAC in five of them: 96% / 864, within
+# noise of 98% / 882. 5-step training at that width stops the open-loop drift but CEM does worse
+# (ROADMAP, "Why the pixel planners fail"). The random encoder gets the same sizes, so the two
+# compare on the same data and budgets; the hub ViT-L keeps the preset's (4x the frames through
+# 24 blocks is hours on a laptop's CPU).
+PIXEL_SIZES = dict(
+    episodes=2400,
+    episode_steps=50,
+    dynamics_width=512,
+    dynamics_rollout_steps=1,
+    dynamics_steps=15000,
+    plan_samples=100,
+    plan_iterations=3,
+    plan_elites=16,
+    plan_hold_samples=50,
+)
+"""The cpu preset's reacher sizes for the encoders of pixels measured here (see above)."""
+
 ENCODER_SIZES: dict[tuple[str, str, str], dict] = {
-    # Pixel BC and dream-SAC need to see the arm near the target more often than the state does:
-    # with the encoder pretrained here, 2400 x 50 steps of data (4x the transitions, 8x the reaches)
-    # lift BC from 76% to 90% and dream-SAC from 88% to 98% against 600 x 50 (ROADMAP, "Pixels").
-    # Planning in its 768-float latent costs 1.5 s per action on a CPU thread at the state's budget
-    # (500 samples x 5 iterations); 100 x 3 (16 elites, 50 held) costs a sixth and did as well
-    # (20 episodes: 95% / 336; the first 5: 259 against 280; ROADMAP, "A planner budget for pixels").
-    # Its world model, trained 3000 steps on 5-step rollouts at width 256, barely responds to the
-    # actions (imagined costs rank sequences at Spearman 0.35 against the real ones); one-step
-    # training for 15,000 steps at width 512 ranks at 0.51 and lifts CEM on the same 20 episodes
-    # from 95% / 336 to 100% / 610 (94% / 477 over 50); dream-SAC in five of them: 96% / 864, within
-    # noise of 98% / 882. 5-step training at that width stops the open-loop drift but CEM does worse
-    # (ROADMAP, "Why the pixel planners fail").
-    ("cpu", "reacher", "vjepa2-task"): dict(
-        episodes=2400,
-        episode_steps=50,
-        dynamics_width=512,
-        dynamics_rollout_steps=1,
-        dynamics_steps=15000,
-        plan_samples=100,
-        plan_iterations=3,
-        plan_elites=16,
-        plan_hold_samples=50,
-    ),
+    ("cpu", "reacher", "vjepa2-task"): PIXEL_SIZES,
+    ("cpu", "reacher", "vjepa2-random"): PIXEL_SIZES,
 }
 """(preset, domain, encoder) -> the preset's fields that differ for that encoder (see `sizes_for`)."""
 

@@ -11,8 +11,20 @@ from pathlib import Path
 from typing import Any, Self
 
 from train_robots.common import cloud
-from train_robots.common.encoders import DEFAULT_VJEPA2_ID
+from train_robots.common.checkpoint import checkpoint_dir
+from train_robots.common.data import dataset_dir
+from train_robots.common.encoders import (
+    DEFAULT_VJEPA2_ID,
+    POOLED_ENCODERS,
+    Encoder,
+    EncoderInfo,
+    build_encoder,
+    encoder_info,
+)
+from train_robots.common.envs import ControlEnv
 from train_robots.common.experts import Expert, make_expert
+from train_robots.common.pooling import pooled_dim
+from train_robots.common.presets import Preset
 from train_robots.common.runtime import CKPT_DIR, DATA_DIR, ConfigError
 from train_robots.common.task_encoder import TASK_ENCODER_NAME
 
@@ -44,6 +56,13 @@ class RunConfig(CloudConfig):
     encoder_id: str = DEFAULT_VJEPA2_ID
     """Hub id or local directory of the pretrained V-JEPA 2 (with --encoder vjepa2), or the directory
     of a vjepa2-task encoder (default for it: <ckpt-dir>/<task>/vjepa2-task/encoder)."""
+    image_size: int | None = None
+    """vjepa2 and vjepa2-random: frame size in pixels (default: the preset's; vjepa2-task keeps the
+    size it was pretrained at). Given, it names the encoder's folders: <encoder>-<size>px."""
+    pooling: str | None = None
+    """vjepa2 and vjepa2-random: how the patch tokens pool into the latent: mean (default), grid<k>
+    (k x k cell means, k*k times wider) or mean+grid<k>. Given, it names the encoder's folders:
+    <encoder>[-<size>px]-<pooling>, so variants never share data or checkpoints."""
     preset: str = "cpu"
     """Sizes: smoke (seconds), cpu (minutes on a laptop), full (100k transitions, GPU)."""
     seed: int = 0
@@ -64,6 +83,39 @@ class RunConfig(CloudConfig):
             return str(Path(self.ckpt_dir) / self.task / TASK_ENCODER_NAME / "encoder")
         return self.encoder_id
 
+    def encoder_folder(self) -> str:
+        """The encoder's folder name under the data and checkpoint roots: --encoder, followed by
+        --image-size and --pooling where given (each variant is its own encoder)."""
+        size = [f"{self.image_size}px"] if self.image_size is not None else []
+        pooling = [self.pooling] if self.pooling is not None else []
+        return "-".join([self.encoder, *size, *pooling])
+
+    def encoder_flags(self) -> str:
+        """The flags that name this encoder on a command line (for hints in messages)."""
+        size = f" --image-size {self.image_size}" if self.image_size is not None else ""
+        pooling = f" --pooling {self.pooling}" if self.pooling is not None else ""
+        return f"--encoder {self.encoder}{size}{pooling}"
+
+    def dataset_folder(self) -> Path:
+        """<data-dir>/<task>/<encoder folder>: this run's dataset."""
+        return dataset_dir(self.data_dir, self.task, self.encoder_folder())
+
+    def checkpoint_folder(self) -> Path:
+        """<ckpt-dir>/<task>/<encoder folder>: this run's checkpoints, metrics and plots."""
+        return checkpoint_dir(self.ckpt_dir, self.task, self.encoder_folder())
+
+    def encoder_sizes(self, preset: Preset) -> Preset:
+        """`preset` with --image-size applied (the frame size the encoder renders and reads)."""
+        return replace(preset, image_size=self.image_size) if self.image_size is not None else preset
+
+    def build_encoder(self, env: ControlEnv, preset: Preset, device) -> Encoder:
+        """The encoder this command line names, at `preset`'s batch and (unless --image-size) frame size."""
+        return build_encoder(self.encoder, env, self.encoder_sizes(preset), device, self.encoder_source(), self.pooling)
+
+    def encoder_info(self, env: ControlEnv, preset: Preset) -> EncoderInfo:
+        """What `build_encoder` would build, without loading weights."""
+        return encoder_info(self.encoder, env, self.encoder_sizes(preset), self.encoder_source(), self.pooling)
+
     def expert(self) -> Expert:
         """The task's expert: scripted with --expert-velocity-gain, or read from --ckpt-dir."""
         return make_expert(self.task, self.ckpt_dir, self.expert_velocity_gain)
@@ -79,8 +131,29 @@ class RunConfig(CloudConfig):
         """The checks every phase shares; a script's `validate` extends it."""
         for flag, path in (("--data-dir", self.data_dir), ("--ckpt-dir", self.ckpt_dir)):
             check_directory(flag, Path(path))
+        self.check_encoder_variant()
         if self.expert_velocity_gain is not None:
             self.expert()  # a scripted expert is cheap to build; a bad gain fails here, before any phase
+
+    def check_encoder_variant(self) -> None:
+        """--image-size and --pooling choose a variant of the hub or random encoder only."""
+        for flag, value in (("--image-size", self.image_size), ("--pooling", self.pooling)):
+            if value is not None and self.encoder not in POOLED_ENCODERS:
+                kept = (
+                    " (it keeps the size and pooling it was pretrained with)"
+                    if self.encoder == TASK_ENCODER_NAME
+                    else ""
+                )
+                raise ConfigError(
+                    f"{flag} applies to {' and '.join(POOLED_ENCODERS)} only, not --encoder {self.encoder}{kept}"
+                )
+        if self.image_size is not None and self.image_size < 16:
+            raise ConfigError(f"--image-size {self.image_size} is too small (at least 16 pixels)")
+        if self.pooling is not None:
+            try:
+                pooled_dim(self.pooling, 1)
+            except ValueError as err:
+                raise ConfigError(f"--pooling: {err}") from err
 
 
 def check_directory(flag: str, path: Path) -> None:
