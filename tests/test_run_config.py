@@ -46,7 +46,7 @@ def test_the_script_itself_exits_2_without_a_traceback(a_file, tmp_path):
     assert done.stderr.splitlines() == [f"error: --ckpt-dir {a_file} is a file, not a directory"]
 
 
-def test_image_size_and_pooling_name_the_random_encoders_own_folders(tmp_path):
+def test_image_size_and_pooling_name_the_random_encoders_own_folders(tmp_path, capsys):
     """A variant of the random encoder is another encoder: its data and checkpoints never share a
     folder with the default's, and the chain reads them back with the same flags."""
     from tests.conftest import smoke_generate_config
@@ -63,7 +63,7 @@ def test_image_size_and_pooling_name_the_random_encoders_own_folders(tmp_path):
     folders = dict(data_dir=tmp_path / "data", ckpt_dir=tmp_path / "ckpt")
     metrics = train_bc.main(train_bc.Config(**common, **folders, **flags, epochs=2, eval_episodes=1))
     assert (tmp_path / "ckpt" / "reacher-easy" / "vjepa2-random-64px-grid2" / "bc.pt").exists()
-    assert np.isfinite(metrics["mean_return"])
+    assert np.isfinite(metrics["mean_return"]) and "BC [vjepa2-random-64px-grid2] success" in capsys.readouterr().out
     with pytest.raises(UserError, match="vjepa2-random-64px/meta.json: not found"):
         train_bc.main(train_bc.Config(**common, **folders, image_size=64, epochs=1))  # another variant: no data
 

@@ -182,7 +182,7 @@ def main(cfg: Config) -> Path:
     sizes = cfg.sizes()
     out = cfg.dataset_folder()
     done_episodes = sizes.episodes - sum(len(shard_episode_indices(cfg, i)) for i in todo)
-    print(f"{out}: {len(todo)} of {num_shards(cfg)} shards to write ({cfg.encoder}, {sizes.name} preset)")
+    print(f"{out}: {len(todo)} of {num_shards(cfg)} shards to write ({cfg.encoder_folder()}, {sizes.name} preset)")
     if todo:
         env = ControlEnv(cfg.task)
         encoder = cfg.build_encoder(env, sizes, resolve_device(cfg.device))

@@ -351,7 +351,7 @@ def main(cfg: Config) -> dict:
     parallel = episodes_in_parallel(cfg.parallel, episodes, planner.bytes_per_problem(), device)
     plan = planner.cfg
     print(
-        f"{plan.planner} on {cfg.task} / {cfg.encoder} (D={encoder.info.dim}): {plan.samples} samples x "
+        f"{plan.planner} on {cfg.task} / {cfg.encoder_folder()} (D={encoder.info.dim}): {plan.samples} samples x "
         f"{plan.horizon} steps x {plan.iterations} iterations, a plan every {plan.replan_every} steps, "
         f"{planner.precision}, {device}, {parallel} episodes at a time"
     )

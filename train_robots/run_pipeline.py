@@ -111,7 +111,7 @@ def phase_timer(title: str, key: str, seconds: dict[str, float]):
 
 def summarise(cfg: Config, results: dict) -> dict:
     """The figures that answer "how well does each controller do, and how well does it imagine"."""
-    summary = {"task": cfg.task, "encoder": cfg.encoder, "preset": cfg.preset, "seed": cfg.seed}
+    summary = {"task": cfg.task, "encoder": cfg.encoder_folder(), "preset": cfg.preset, "seed": cfg.seed}
     summary["comparison"] = results["sac"]["comparison"]  # expert, BC, planners, dream-SAC
     summary["mpc_random"] = {k: results["mpc_random"].get(k) for k in ROW_KEYS}
     for name in ("dynamics", "dynamics_ensemble"):

@@ -349,7 +349,7 @@ def main(cfg: Config) -> dict:
         parallel=cfg.parallel,
         gif_path=out / "bc_episode0.gif",
         plot_path=out / "bc_returns.png",
-        desc=f"bc eval ({cfg.encoder})",
+        desc=f"bc eval ({cfg.encoder_folder()})",
     )
     metrics = {
         **evaluation,
@@ -371,7 +371,7 @@ def main(cfg: Config) -> dict:
     }
     write_json(out / "bc.json", metrics)
     print(
-        f"BC [{cfg.encoder}] success {format_success(metrics['success_rate'])}, return {metrics['mean_return']:.1f} "
+        f"BC [{cfg.encoder_folder()}] success {format_success(metrics['success_rate'])}, return {metrics['mean_return']:.1f} "
         f"± {metrics['std_return']:.1f}, {metrics['ms_per_action']:.3f} ms/action, "
         f"{metrics['ms_per_step']:.1f} ms/step -> {out / 'bc.json'}"
     )

@@ -423,7 +423,7 @@ def main(cfg: Config) -> dict:
                 {"imagined return (model)": history["imagined_return"], "real return (env)": history["real_return"]},
                 xlabel=f"evaluation (every {cfg.eval_every} updates)",
                 ylabel="episode return",
-                title=f"dream-SAC {cfg.task} ({cfg.encoder})",
+                title=f"dream-SAC {cfg.task} ({cfg.encoder_folder()})",
             )
             agent.train()
     return finish(cfg, out, env, eval_encoder, agent, model, episode_starts, history, max_u, settings, device)
@@ -478,7 +478,7 @@ def finish(cfg, out, env, encoder, agent, model, episode_starts, history, max_u,
         uncertainty_threshold=max_u,
         **{f"curve_{k}": v for k, v in history.items()},
     )
-    rows = comparison_rows(out, expert, metrics, cfg.encoder)
+    rows = comparison_rows(out, expert, metrics, cfg.encoder_folder())
     metrics["comparison"] = rows
     metrics["config"] = settings["run"]
     write_json(out / "sac.json", metrics)
@@ -510,7 +510,7 @@ def _finished_metrics(out: Path, cfg: Config) -> dict | None:
 
 def refresh_comparison(cfg: Config, out: Path, metrics: dict) -> dict:
     """Rebuild the table from the saved evaluations (other phases may have run since)."""
-    rows = comparison_rows(out, metrics["expert"], metrics, cfg.encoder)
+    rows = comparison_rows(out, metrics["expert"], metrics, cfg.encoder_folder())
     metrics["comparison"] = rows
     write_json(out / "sac.json", metrics)
     write_comparison(out, rows, cfg.task)

@@ -453,7 +453,7 @@ def main(cfg: Config) -> dict:
 def _plot_horizons(path: Path, results: dict[str, dict], cfg: Config) -> None:
     curves = {name: m["rollout_error_curve"] for name, m in results.items()}
     curves["copy last latent"] = next(iter(results.values()))["copy_baseline_curve"]
-    title = f"{cfg.task} / {cfg.encoder}: held-out open-loop error"
+    title = f"{cfg.task} / {cfg.encoder_folder()}: held-out open-loop error"
     save_curves(path, curves, "horizon (steps)", "mean L1 (normalised latent)", title, logy=True)
 
 
