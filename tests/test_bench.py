@@ -27,11 +27,12 @@ def test_encoder_latency_covers_every_encoder_at_batch_1_and_50(tmp_path):
     figures = bench.main(bench.Config(sections=("encoder_latency",), quick=True, out=tmp_path / "b.json"))[
         "encoder_latency"
     ]
-    for name in ("state", "vjepa2-random", "vjepa2-task"):
+    for name in ("state", "vjepa2-random", "vjepa2-random_64px_grid2", "vjepa2-task"):
         assert figures[f"{name}_b1_ms_per_frame"] > 0 and figures[f"{name}_b50_ms_per_frame"] > 0
     # the task encoder went through save_pretrained / from_pretrained with grid2 pooling of 192 channels
     assert figures["vjepa2-task_dim"] == 4 * 192
     assert figures["state_dim"] < figures["vjepa2-random_dim"]
+    assert figures["vjepa2-random_64px_grid2_dim"] == 4 * figures["vjepa2-random_dim"]  # 2x2 cells of 1024
 
 
 def test_expert_training_splits_an_agent_step_and_projects_the_run(tmp_path):

@@ -183,6 +183,10 @@ def bench_encoder_latency(device: torch.device) -> dict:
         encoders = {
             "state": build_encoder("state", env, preset, device),
             "vjepa2-random": build_encoder("vjepa2-random", env, preset, device),
+            # the random encoder's variant that BC reads best (README, "From pixels")
+            "vjepa2-random_64px_grid2": build_encoder(
+                "vjepa2-random", env, replace(preset, image_size=64), device, pooling="grid2"
+            ),
             "vjepa2-task": _fresh_task_encoder(env, preset, Path(folder), device),
         }
         if device.type == "cuda":
