@@ -199,7 +199,7 @@ _ENCODERS: dict[tuple, tuple[ControlEnv, Encoder]] = {}
 
 def write_shard(cfg: Config, shard_index: int) -> str:
     """Generate and save one shard (on Modal: one per GPU container call); returns its path."""
-    key = (cfg.task, cfg.encoder, cfg.encoder_source(), cfg.preset, cfg.device)
+    key = (cfg.task, cfg.encoder_folder(), cfg.encoder_source(), cfg.preset, cfg.device)
     if key not in _ENCODERS:  # one encoder per container, reused across its shards
         env = ControlEnv(cfg.task)
         _ENCODERS[key] = (

@@ -47,7 +47,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from train_robots.common import cli, cloud  # noqa: E402
-from train_robots.common.checkpoint import checkpoint_dir, load_checkpoint, save_checkpoint  # noqa: E402
+from train_robots.common.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from train_robots.common.collapse import check_collapse, clip_std, effective_rank, feature_std  # noqa: E402
 from train_robots.common.data import Dataset, expert_fields  # noqa: E402
 from train_robots.common.encoders import DEFAULT_VJEPA2_ID  # noqa: E402
@@ -206,6 +206,10 @@ class Config(RunConfig):
 
     def check_encoder_variant(self) -> None:
         """Here --image-size and --pooling size the encoder being pretrained (checked where it is built)."""
+
+    def encoder_folder(self) -> str:
+        """The encoder pretrained here has one folder, whatever its size and pooling."""
+        return TASK_ENCODER_NAME
 
     def validate(self) -> None:
         super().validate()
@@ -630,7 +634,7 @@ def main(cfg: Config) -> dict:
     seed_everything(cfg.seed)
     env = ControlEnv(cfg.task)
     source, source_dir = load_source_dataset(cfg.task, cfg.preset, cfg.data_dir, cfg.source_dir)
-    out = checkpoint_dir(cfg.ckpt_dir, cfg.task, TASK_ENCODER_NAME)
+    out = cfg.checkpoint_folder()
     signature = training_signature(cfg, source)
     key = run_key(cfg, signature)
     if not cfg.force and (out / "pretrain.json").exists() and (out / "encoder" / INFO_NAME).exists():

@@ -136,6 +136,6 @@ def print_summary(cfg: Any, result: dict) -> None:
     """The flat figures of a phase's metrics, and where its files are."""
     print(json.dumps({k: v for k, v in result.items() if isinstance(v, int | float | str | bool)}, indent=2))
     print(
-        f"files: `modal volume get {DATA_VOLUME} checkpoints/{cfg.task}/{cfg.encoder} ./checkpoints/{cfg.task}/` "
+        f"files: `modal volume get {DATA_VOLUME} checkpoints/{cfg.task}/{cfg.encoder_folder()} ./checkpoints/{cfg.task}/` "
         "fetches them"
     )

@@ -199,9 +199,8 @@ def encoder_info(
     if name == "state":
         return StateEncoder(env).info
     if name == "vjepa2-random":
-        return _pixel_info(
-            name, _random_id(random_encoder_config(preset), preset), random_encoder_config(preset), pooling
-        )
+        config = random_encoder_config(preset)
+        return _pixel_info(name, _random_id(config, preset), config, pooling)
     if name == "vjepa2":
         from transformers import VJEPA2Config
 
