@@ -178,7 +178,7 @@ def build_encoder(
     pooling: str | None = None,
 ) -> Encoder:
     """The encoder a command line names (`--encoder`, `--encoder-id`, `--preset`, `--pooling`)."""
-    check_own_pooling(name, pooling)
+    check_variant_flag("--pooling", name, pooling)
     if name == "state":
         return StateEncoder(env)
     if name == "vjepa2":
@@ -195,7 +195,7 @@ def encoder_info(
     name: str, env: ControlEnv, preset: Preset, encoder_id: str = DEFAULT_VJEPA2_ID, pooling: str | None = None
 ) -> EncoderInfo:
     """What `build_encoder` would build, without loading any weights."""
-    check_own_pooling(name, pooling)
+    check_variant_flag("--pooling", name, pooling)
     if name == "state":
         return StateEncoder(env).info
     if name == "vjepa2-random":
@@ -212,11 +212,13 @@ def encoder_info(
     raise ConfigError(f"--encoder {name!r} is unknown; choose one of {list(ENCODER_NAMES)}")
 
 
-def check_own_pooling(name: str, pooling: str | None) -> None:
-    """`--pooling` applies to the hub and random encoders only: the state has no tokens, and an
-    encoder pretrained here keeps its own."""
-    if pooling is not None and name not in POOLED_ENCODERS:
-        raise ConfigError(f"--pooling applies to {' and '.join(POOLED_ENCODERS)} only, not --encoder {name}")
+def check_variant_flag(flag: str, name: str, value: object) -> None:
+    """`--image-size` and `--pooling` choose a variant of the hub or random encoder only: the state
+    has no frames or tokens, and an encoder pretrained here keeps its own size and pooling."""
+    if value is None or name in POOLED_ENCODERS:
+        return
+    kept = " (it keeps the size and pooling it was pretrained with)" if name == TASK_ENCODER_NAME else ""
+    raise ConfigError(f"{flag} applies to {' and '.join(POOLED_ENCODERS)} only, not --encoder {name}{kept}")
 
 
 def _pixel_info(name: str, encoder_id: str, config, pooling: str | None, image_size: int | None = None) -> EncoderInfo:

@@ -15,10 +15,10 @@ from train_robots.common.checkpoint import checkpoint_dir
 from train_robots.common.data import dataset_dir
 from train_robots.common.encoders import (
     DEFAULT_VJEPA2_ID,
-    POOLED_ENCODERS,
     Encoder,
     EncoderInfo,
     build_encoder,
+    check_variant_flag,
     encoder_info,
 )
 from train_robots.common.envs import ControlEnv
@@ -138,15 +138,7 @@ class RunConfig(CloudConfig):
     def check_encoder_variant(self) -> None:
         """--image-size and --pooling choose a variant of the hub or random encoder only."""
         for flag, value in (("--image-size", self.image_size), ("--pooling", self.pooling)):
-            if value is not None and self.encoder not in POOLED_ENCODERS:
-                kept = (
-                    " (it keeps the size and pooling it was pretrained with)"
-                    if self.encoder == TASK_ENCODER_NAME
-                    else ""
-                )
-                raise ConfigError(
-                    f"{flag} applies to {' and '.join(POOLED_ENCODERS)} only, not --encoder {self.encoder}{kept}"
-                )
+            check_variant_flag(flag, self.encoder, value)
         if self.image_size is not None and self.image_size < 16:
             raise ConfigError(f"--image-size {self.image_size} is too small (at least 16 pixels)")
         if self.pooling is not None:
