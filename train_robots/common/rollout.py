@@ -142,6 +142,9 @@ def evaluate(
         "ms_per_step": 1000.0 * float(np.mean(np.asarray(step_seconds) / np.asarray(batch_sizes))),
         "seeds": seeds,
         "encoder": encoder.info.name,
+        # A variant of one encoder (--image-size, --pooling) is another latent: name it too.
+        "encoder_image_size": encoder.info.image_size,
+        "encoder_pooling": encoder.info.pooling,
         "returns": [float(r) for r in returns],
         "successes": successes,
         # Indices among the seed's episodes (as --first-episode counts them), to replay a miss alone.
