@@ -124,13 +124,13 @@ def test_the_comparison_table_shows_the_latent_probe(tmp_path):
         "r2": {"grid4": {"velocity_0": 0.25}, "mlp-grid4": {"velocity_0": 0.75}},
     }
     rows = [{"method": "BC", "encoder": "vjepa2-task", "status": "not run", "source": "bc.json"}]
-    write_comparison(tmp_path, rows, "reacher-easy")
+    write_comparison(tmp_path, rows, "reacher-easy", tmp_path)
     table = (tmp_path / "comparison.md").read_text()
     assert "| BC | vjepa2-task | not run |" in table
     assert "| ridge | grid4 | 0.25 |" in table and "| MLP | grid4 | 0.75 |" in table
     assert "fresh starts" not in table
     (tmp_path / "probe-poses.json").write_text(json.dumps({"probe_grid2_to_target_0": 0.92, "frames": "poses"}))
-    write_comparison(tmp_path, rows, "reacher-easy")
+    write_comparison(tmp_path, rows, "reacher-easy", tmp_path)
     table = (tmp_path / "comparison.md").read_text()
     assert "| ridge | grid4 | 0.25 |" in table  # the data's probe stays
     assert "`probe-poses.json`, fresh starts of the task" in table and "| ridge | grid2 | 0.92 |" in table

@@ -65,6 +65,11 @@ def test_image_size_and_pooling_name_the_random_encoders_own_folders(tmp_path, c
     assert (tmp_path / "ckpt" / "reacher-easy" / "vjepa2-random-64px-grid2" / "bc.pt").exists()
     assert np.isfinite(metrics["mean_return"]) and "BC [vjepa2-random-64px-grid2] success" in capsys.readouterr().out
     assert (metrics["encoder_image_size"], metrics["encoder_pooling"]) == (64, "grid2")  # the metrics name it too
+    # The probe reads every pooling: one probe, in the folder without --pooling, serves this variant.
+    assert (
+        train_bc.Config(**common, **folders, **flags).probe_folder()
+        == tmp_path / "ckpt" / "reacher-easy" / "vjepa2-random-64px"
+    )
     with pytest.raises(UserError, match="vjepa2-random-64px/meta.json: not found"):
         train_bc.main(train_bc.Config(**common, **folders, image_size=64, epochs=1))  # another variant: no data
 

@@ -256,7 +256,7 @@ def probe_state(cfg: Config, env: ControlEnv) -> dict:
 
 def report(cfg: Config, metrics: dict, results: dict) -> dict:
     """Write probe[-label].json beside the encoder's checkpoints and print the R² table."""
-    folder = cfg.checkpoint_folder()
+    folder = cfg.probe_folder()  # --pooling is refused here: the same as checkpoint_folder()
     if cfg.label:
         out = folder / f"probe-{cfg.label}.json"
     else:

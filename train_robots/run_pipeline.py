@@ -116,7 +116,7 @@ def summarise(cfg: Config, results: dict) -> dict:
     summary["mpc_random"] = {k: results["mpc_random"].get(k) for k in ROW_KEYS}
     for name in ("dynamics", "dynamics_ensemble"):
         summary[name] = {k: results[name].get(k) for k in DYNAMICS_KEYS}
-    summary["probe"] = read_probe(cfg.checkpoint_folder())  # None until one is run
+    summary["probe"] = read_probe(cfg.probe_folder())  # None until one is run
     return summary
 
 

@@ -482,14 +482,15 @@ def finish(cfg, out, env, encoder, agent, model, episode_starts, history, max_u,
     metrics["comparison"] = rows
     metrics["config"] = settings["run"]
     write_json(out / "sac.json", metrics)
-    write_comparison(out, rows, cfg.task)
+    write_comparison(out, rows, cfg.task, cfg.probe_folder())
     return metrics
 
 
-def write_comparison(out: Path, rows: list[dict], task: str) -> None:
-    """comparison.md: the closed-loop table, then the latent's probes (the data's, fresh starts') where run."""
+def write_comparison(out: Path, rows: list[dict], task: str, probes: Path) -> None:
+    """comparison.md in `out`: the closed-loop table, then the latent's probes found in `probes`
+    (the data's, fresh starts') where run."""
     text = comparison_markdown(rows, task)
-    for probe in (probe_markdown(read_probe(out)), probe_markdown(read_probe(out, (POSE_PROBE_FILE,)))):
+    for probe in (probe_markdown(read_probe(probes)), probe_markdown(read_probe(probes, (POSE_PROBE_FILE,)))):
         text += f"\n{probe}" if probe else ""
     (out / "comparison.md").write_text(text)
     print(text)
@@ -513,7 +514,7 @@ def refresh_comparison(cfg: Config, out: Path, metrics: dict) -> dict:
     rows = comparison_rows(out, metrics["expert"], metrics, cfg.encoder_folder())
     metrics["comparison"] = rows
     write_json(out / "sac.json", metrics)
-    write_comparison(out, rows, cfg.task)
+    write_comparison(out, rows, cfg.task, cfg.probe_folder())
     return metrics
 
 

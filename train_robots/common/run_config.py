@@ -96,6 +96,12 @@ class RunConfig(CloudConfig):
         pooling = f" --pooling {self.pooling}" if self.pooling is not None else ""
         return f"--encoder {self.encoder}{size}{pooling}"
 
+    def probe_folder(self) -> Path:
+        """Where this encoder's probe lives: its checkpoint folder without --pooling (the probe
+        reads every pooling, so one probe serves each pooling's controllers)."""
+        size = [f"{self.image_size}px"] if self.image_size is not None else []
+        return checkpoint_dir(self.ckpt_dir, self.task, "-".join([self.encoder, *size]))
+
     def dataset_folder(self) -> Path:
         """<data-dir>/<task>/<encoder folder>: this run's dataset."""
         return dataset_dir(self.data_dir, self.task, self.encoder_folder())
