@@ -55,6 +55,30 @@ def test_trained_model_beats_copying_at_one_step(trained):
     assert metrics["rollout_error"]["1"] < 0.8 * metrics["copy_baseline_error"]["1"]
 
 
+def test_open_loop_errors_start_across_each_episode_not_only_at_its_first_step(trained):
+    """The error at h averages rollouts from every 5th step that reach h: with the horizon as long
+    as the episode, h1 is not measured from the first (resting) step alone."""
+    cfg, metrics, out = trained
+    data = load_dataset(cfg.dataset_folder())
+    _, val_idx = split_episodes(data.episodes, cfg.val_fraction, cfg.seed)
+    steps = data.action.shape[1]  # 25 smoke steps: starts 0, 5, ..., 20
+    starts = list(range(0, steps, train_dynamics.EVAL_STRIDE))
+    assert metrics["horizon"] == steps
+    assert metrics["rollouts_per_horizon"] == {
+        "1": len(val_idx) * len(starts),
+        "25": len(val_idx),
+        **{str(h): len(val_idx) * sum(s + h <= steps for s in starts) for h in (5, 10)},
+    }
+    model = load_world_model(out / "dynamics.pt", encoder=ENCODER, task="reacher-easy")
+    zn = model.normalize(torch.as_tensor(data.subset(val_idx).z))
+    one_step_copy = (zn[:, [s + 1 for s in starts]] - zn[:, starts]).abs().mean()
+    assert metrics["copy_baseline_error"]["1"] == pytest.approx(float(one_step_copy), rel=1e-5)
+    for parameter in model.members[0].out.parameters():  # an untrained residual: the copy baseline
+        torch.nn.init.zeros_(parameter)
+    untrained = train_dynamics.evaluate(model, data.subset(val_idx), steps, torch.device("cpu"))
+    assert untrained["rollout_error"] == pytest.approx(untrained["copy_baseline_error"])
+
+
 def test_rerun_reuses_the_finished_model(trained, capsys):
     cfg, metrics, out = trained
     before = (out / "dynamics.pt").read_bytes()
