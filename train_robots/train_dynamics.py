@@ -365,18 +365,17 @@ def evaluate(model: WorldModel, data: Dataset, horizon: int, device: torch.devic
     }
 
 
-@torch.no_grad()
 def _open_loop_errors(model: WorldModel, val: Tensors, horizon: int) -> dict:
     """Open-loop rollouts from every EVAL_STRIDE-th step of every held-out episode, each as far as
     `horizon` or the episode's end: the error at h averages every rollout that reaches h. (Starting
     only where all of `horizon` fits would measure a 50-step horizon on 50-step episodes from the
-    first step alone, where the arm is at rest: not the states a planner imagines from.)"""
+    first step alone, where the arm is at rest: not the states a planner imagines from.)
+    Called under `evaluate`'s no_grad."""
     n, steps = val.an.shape[:2]
-    error, copy, uncertainty = (np.zeros(horizon) for _ in range(3))
-    count, reward_error, rollouts = np.zeros(horizon), 0.0, 0
+    error, copy, uncertainty, count = (np.zeros(horizon) for _ in range(4))
+    reward_error, episodes = 0.0, torch.arange(n, device=val.zn.device)
     for start in range(0, steps, EVAL_STRIDE):
         length = min(horizon, steps - start)
-        episodes = torch.arange(n, device=val.zn.device)
         zn, an, reward, _ = val.windows(episodes, torch.full_like(episodes, start), length)
         roll = _chunked_rollout(model, zn[:, 0], an)
         error[:length] += (roll["zn"] - zn[:, 1:]).abs().mean(2).sum(0).cpu().numpy()
@@ -384,14 +383,13 @@ def _open_loop_errors(model: WorldModel, val: Tensors, horizon: int) -> dict:
         uncertainty[:length] += roll["uncertainty"].sum(0).cpu().numpy()
         reward_error += float((roll["reward"] - reward).abs().sum())
         count[:length] += n
-        rollouts += n
     return {
         "error": error / count,
         "copy": copy / count,
         "uncertainty": uncertainty / count,
         "count": count,
         "reward_mae": reward_error / count.sum(),
-        "rollouts": rollouts,
+        "rollouts": int(count[0]),  # every rollout makes its first step
     }
 
 

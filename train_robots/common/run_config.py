@@ -86,9 +86,11 @@ class RunConfig(CloudConfig):
     def encoder_folder(self) -> str:
         """The encoder's folder name under the data and checkpoint roots: --encoder, followed by
         --image-size and --pooling where given (each variant is its own encoder)."""
+        return self._variant_name(self.pooling)
+
+    def _variant_name(self, pooling: str | None) -> str:
         size = [f"{self.image_size}px"] if self.image_size is not None else []
-        pooling = [self.pooling] if self.pooling is not None else []
-        return "-".join([self.encoder, *size, *pooling])
+        return "-".join([self.encoder, *size, *([pooling] if pooling is not None else [])])
 
     def encoder_flags(self) -> str:
         """The flags that name this encoder on a command line (for hints in messages)."""
@@ -99,8 +101,7 @@ class RunConfig(CloudConfig):
     def probe_folder(self) -> Path:
         """Where this encoder's probe lives: its checkpoint folder without --pooling (the probe
         reads every pooling, so one probe serves each pooling's controllers)."""
-        size = [f"{self.image_size}px"] if self.image_size is not None else []
-        return checkpoint_dir(self.ckpt_dir, self.task, "-".join([self.encoder, *size]))
+        return checkpoint_dir(self.ckpt_dir, self.task, self._variant_name(None))
 
     def dataset_folder(self) -> Path:
         """<data-dir>/<task>/<encoder folder>: this run's dataset."""
