@@ -264,12 +264,16 @@ def test_bad_flags_are_clear_errors(data_dir, tmp_path):
 def test_probe_script_compares_the_task_encoder_with_vjepa2_random(finished, data_dir):
     ckpt, _, metrics = finished
     common = dict(task="reacher-easy", preset="smoke", data_dir=data_dir, ckpt_dir=ckpt, device="cpu")
-    task = probe_encoder.main(probe_encoder.Config(encoder="vjepa2-task", **common))
+    task_cfg = probe_encoder.Config(encoder="vjepa2-task", **common)
+    task = probe_encoder.main(task_cfg)
     # the same encoder, frames and held-out episodes as pretraining's own final probe
     assert task["probe_grid2_to_target_0"] == pytest.approx(metrics["probe_grid2_to_target_0"], abs=1e-6)
     random = probe_encoder.main(probe_encoder.Config(encoder="vjepa2-random", poolings=("mean",), **common))
     assert random["encoder_id"].startswith("random-") and np.isfinite(random["probe_mlp-mean_cos_position_0"])
     assert (ckpt / "reacher-easy" / "vjepa2-random" / "probe.json").exists()
+    # pretraining's config names the folder probe_encoder.py wrote, whatever the size it pretrains at
+    pretrain_cfg = pretrain_encoder.Config(**common, image_size=32)
+    assert pretrain_cfg.probe_folder() == ckpt / "reacher-easy" / "vjepa2-task" == task_cfg.probe_folder()
     with pytest.raises(ConfigError, match="keeps the size and pooling it was pretrained with"):
         probe_encoder.main(probe_encoder.Config(encoder="vjepa2-task", image_size=64, **common))
     state = probe_encoder.main(probe_encoder.Config(encoder="state", **common))  # the sanity check

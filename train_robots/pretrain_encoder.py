@@ -211,6 +211,10 @@ class Config(RunConfig):
         """The encoder pretrained here has one folder, whatever its size and pooling."""
         return TASK_ENCODER_NAME
 
+    def probe_folder(self) -> Path:
+        """Its probe lives in that one folder too (where probe_encoder.py writes it)."""
+        return self.checkpoint_folder()
+
     def validate(self) -> None:
         super().validate()
         if self.encoder != TASK_ENCODER_NAME or self.encoder_id != DEFAULT_VJEPA2_ID:
