@@ -44,3 +44,12 @@ def test_expert_training_splits_an_agent_step_and_projects_the_run(tmp_path):
     assert 0.0 < figures["update_share"] < 1.0
     per_step = figures["env_ms_per_agent_step"] + figures["act_ms"] + 2.0 * figures["update_ms"]
     assert abs(figures["minutes_for_500k_env_steps"] - 250_000 * per_step / 60_000) < 1e-6
+
+
+def test_planner_prior_times_the_folded_and_the_plain_actor_rollout(tmp_path):
+    figures = bench.main(bench.Config(sections=("planner_prior",), quick=True, out=tmp_path / "b.json"))[
+        "planner_prior"
+    ]
+    assert (figures["dim"], figures["problems"]) == (4096, 2) and 0 < figures["prior_samples"] < figures["samples"]
+    assert figures["folded_ms_per_plan"] > 0 and figures["plain_ms_per_plan"] > 0
+    assert figures["folded_speedup"] == figures["plain_ms_per_plan"] / figures["folded_ms_per_plan"]

@@ -279,6 +279,34 @@ def test_policy_prior_samples_are_the_actors_and_can_win():
         PlannerConfig(prior_samples=5, samples=6, elites=2).validate()
 
 
+@pytest.mark.parametrize("latent_dim,folded", [(64, True), (6, False)])
+def test_the_folded_policy_prior_follows_the_actor_through_the_plain_rollout(latent_dim, folded):
+    from train_robots.common.policy_prior import FoldedPolicyPrior, policy_prior
+    from train_robots.common.sac import SACAgent, SACConfig
+
+    model = random_world_model(latent_dim=latent_dim, width=32)
+    g = torch.Generator().manual_seed(1)
+    z_mean, z_std = torch.randn(latent_dim, generator=g), torch.rand(latent_dim, generator=g) + 0.5
+    agent = SACAgent(SACConfig(latent_dim, 2, hidden=16), z_mean.numpy(), z_std.numpy(), -np.ones(2), np.ones(2))
+    to_env = lambda units: 0.5 + 2.0 * units  # noqa: E731 (an action box other than [-1, 1])
+    z0 = model.denormalize(torch.randn(5, latent_dim, generator=g))
+    noise = torch.randn(6, 5, 2, generator=g)
+    fast = policy_prior(model, agent.eval(), to_env)
+    assert isinstance(fast, FoldedPolicyPrior) == folded
+    units = fast(z0, noise)
+    assert units.shape == (5, 6, 2) and units.abs().max() < 1.0
+    # the plain path, step by step: the actor's sample, then the world model's next latent
+    z, expected = z0, []
+    for step_noise in noise:
+        mean, std = agent.action_distribution(z)
+        expected.append(torch.tanh(mean + std * step_noise))
+        z = model.next(z, to_env(expected[-1]))
+    torch.testing.assert_close(units, torch.stack(expected, 1), rtol=1e-4, atol=1e-5)
+    # the imagined motion matters: an actor that kept reading z0 would act otherwise
+    mean, std = agent.action_distribution(z0)
+    assert (units - torch.tanh(mean + std * noise).transpose(0, 1)).abs().amax() > 1e-2
+
+
 def test_reward_objective_plans_without_a_goal():
     model = random_world_model(latent_dim=16, width=32)
     cfg = PlannerConfig(objective="reward", reward_weight=1.0, samples=64, elites=8, horizon=4, iterations=3)

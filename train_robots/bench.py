@@ -26,7 +26,7 @@ import torch  # noqa: E402
 from train_robots.common import cli, cloud  # noqa: E402
 from train_robots.common.encoders import VJEPA2Encoder, build_encoder  # noqa: E402
 from train_robots.common.envs import ControlEnv, task_spec  # noqa: E402
-from train_robots.common.presets import Preset, get_preset  # noqa: E402
+from train_robots.common.presets import Preset, get_preset, sizes_for  # noqa: E402
 from train_robots.common.run_config import CloudConfig  # noqa: E402
 from train_robots.common.runtime import REPO_ROOT, ConfigError, resolve_device, write_json  # noqa: E402
 from train_robots.common.task_encoder import clips_to_pixels  # noqa: E402
@@ -364,12 +364,13 @@ def bench_policy_latency(device: torch.device) -> dict:
     return figures
 
 
-def _planner_model(dim: int, device: torch.device):
-    """A default-size WorldModel with non-trivial dynamics (a fresh output layer is zero)."""
+def _planner_model(dim: int, device: torch.device, width: int | None = None):
+    """A WorldModel (default size, or `width`) with non-trivial dynamics (a fresh output layer is zero)."""
     from train_robots.common.world_model import WorldModel, WorldModelConfig
 
     torch.manual_seed(0)
-    model = WorldModel(WorldModelConfig(latent_dim=dim, action_dim=2)).to(device).eval()
+    sizes = {} if width is None else {"width": width}
+    model = WorldModel(WorldModelConfig(latent_dim=dim, action_dim=2, **sizes)).to(device).eval()
     with torch.no_grad():
         for member in model.members:
             torch.nn.init.normal_(member.out.weight, std=0.02)
@@ -455,6 +456,36 @@ def bench_planner_hold(device: torch.device) -> dict:
     return figures
 
 
+def bench_planner_prior(device: torch.device) -> dict:
+    """CEM guided by dream-SAC's actor as run from pixels (the cpu preset's pixel sizes: 100
+    samples, half from the actor, 3 iterations, world model width 512; goal objective, horizon 20,
+    no handover: every plan rolls the actor's samples) at D = 4096 (vjepa2-random, 64 px, grid2
+    pooling), N = 10 problems in one batch (2 with --quick): ms per plan with the actor's samples
+    rolled folded (the default) and plain, step by step through the D-wide latent. Target:
+    folded >= 3x faster."""
+    from train_robots.common.planners import Planner
+    from train_robots.common.policy_prior import policy_prior
+    from train_robots.common.sac import SACAgent, SACConfig
+    from train_robots.mpc_planner import PlannerFlags
+
+    dim, n = 4096, _repeats(10, 2)
+    preset = sizes_for("cpu", "reacher-easy", "vjepa2-random")
+    cfg = PlannerFlags(planner="cem", horizon=20, handover=0.0).sized(preset, task_spec("reacher-easy"))
+    model = _planner_model(dim, device, preset.dynamics_width)
+    bounds = np.ones(2, np.float32)
+    agent = SACAgent(SACConfig(dim, 2), np.zeros(dim), np.ones(dim), -bounds, bounds).to(device).eval()
+    z, goal = np.random.default_rng(0).standard_normal((2, n, dim)).astype(np.float32)
+    figures = {"dim": dim, "problems": n, "samples": cfg.samples, "prior_samples": cfg.prior_samples}
+    for label, fast in (("folded", True), ("plain", False)):
+        planner = Planner(model, cfg, -bounds, bounds, device=device, agent=agent)
+        planner._prior_rollout = policy_prior(model, agent, planner._to_env, fast=fast)
+        planner.reset(list(range(n)))
+        rate = _rate(lambda planner=planner: planner.plan(z, goal), _repeats(3, 1))
+        figures[f"{label}_ms_per_plan"] = 1000.0 / rate
+    figures["folded_speedup"] = figures["plain_ms_per_plan"] / figures["folded_ms_per_plan"]
+    return figures
+
+
 def bench_evaluation(device: torch.device) -> dict:
     """Closed-loop evaluation, one episode at a time against all in lockstep (one batched render
     -> encode -> act per step): agent steps per second of a cpu-preset BC policy (D = 1024) on
@@ -491,6 +522,7 @@ SECTIONS: dict[str, Callable[[torch.device], dict]] = {
     "dynamics_training": bench_dynamics_training,
     "planners": bench_planners,
     "planner_hold": bench_planner_hold,
+    "planner_prior": bench_planner_prior,
     "evaluation": bench_evaluation,
 }
 

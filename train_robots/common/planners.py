@@ -49,6 +49,7 @@ from train_robots.common.imagination import (
     model_device,
     resolve_precision,
 )
+from train_robots.common.policy_prior import policy_prior
 from train_robots.common.runtime import ConfigError
 from train_robots.common.sac import SACAgent
 
@@ -262,6 +263,7 @@ class Planner:
         self.precision = resolve_precision(cfg.precision, self.device)
         self._unit_weight = cost_weight(model, cfg.cost_units, goal_dims)
         self.imagine = imagination(model, self._unit_weight, cfg.reward_weight != 0, self.precision)
+        self._prior_rollout = policy_prior(model, agent, self._to_env) if cfg.prior_samples else None
         self.generators: list[torch.Generator] = []
         self._previous: torch.Tensor | None = None
         self._hold_rows: torch.Tensor | None = None  # this plan's problems past --handover, if any
@@ -391,14 +393,13 @@ class Planner:
         sampled from its Gaussian with the problem's stream."""
         generators = [self.generators[i] for i in self._reach_rows.tolist()]
         n, p, dim = len(generators), self.cfg.prior_samples, self.action_dim
-        z, units = z0[self._reach_rows].repeat_interleave(p, 0), []
+        noise = []  # each stream draws step by step, as it always has: the same seed, the same samples
         for _ in range(self.cfg.horizon):
-            mean, std = self.agent.action_distribution(z)
-            noise = torch.stack([torch.randn(p, dim, generator=g, device=self.device) for g in generators])
-            noise[:, 0] = 0.0
-            units.append(torch.tanh(mean + std * noise.flatten(0, 1)))
-            z = self.model.rollout(z, self._to_env(units[-1])[:, None])["z"][:, 0]
-        return torch.stack(units, 1).unflatten(0, (n, p))
+            step = torch.stack([torch.randn(p, dim, generator=g, device=self.device) for g in generators])
+            step[:, 0] = 0.0
+            noise.append(step.flatten(0, 1))
+        z = z0[self._reach_rows].repeat_interleave(p, 0)
+        return self._prior_rollout(z, torch.stack(noise)).unflatten(0, (n, p))
 
     def _with_prior(self, units: torch.Tensor) -> torch.Tensor:
         """The last prior_samples of each problem's fresh samples replaced, in place, by the policy

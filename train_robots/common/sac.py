@@ -69,7 +69,16 @@ class Actor(nn.Module):
         self.net = mlp(cfg.latent_dim, 2 * cfg.action_dim, cfg.hidden, cfg.layers)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, log_std = self.net(x).chunk(2, dim=-1)
+        return self.head(self.first_layer(x))
+
+    @property
+    def first_layer(self) -> nn.Linear:
+        """The layer linear in the latent (a planner folds it into the world model's rollout)."""
+        return self.net[0]
+
+    def head(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, log_std) [B, A] from the first layer's output."""
+        mean, log_std = self.net[1:](pre).chunk(2, dim=-1)
         return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
 
     def sample(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

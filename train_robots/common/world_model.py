@@ -289,10 +289,14 @@ class FoldedMLP:
         """zn [B, D] -> u [B, W]."""
         return self.member.core.in_z(zn)
 
+    def features(self, u: Tensor, an: Tensor) -> Tensor:
+        """(u_t, normalised action) -> the features g_t [B, W] every head reads."""
+        core = self.member.core
+        return core.hidden(nn.functional.silu(core.in_norm(u + core.in_a(an))))
+
     def step(self, u: Tensor, an: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(u_t, normalised action) -> (u_{t+1}, features g_t [B, W], reward [B])."""
-        core = self.member.core
-        g = core.hidden(nn.functional.silu(core.in_norm(u + core.in_a(an))))
+        g = self.features(u, an)
         return u + g @ self.M.T + self.c, g, self.model.clamp_reward(self.member.reward_head(g).squeeze(-1))
 
     def latent(self, zn0: Tensor, g_sum: Tensor, steps: int) -> Tensor:
