@@ -53,3 +53,13 @@ def test_planner_prior_times_the_folded_and_the_plain_actor_rollout(tmp_path):
     assert (figures["dim"], figures["problems"]) == (4096, 2) and 0 < figures["prior_samples"] < figures["samples"]
     assert figures["folded_ms_per_plan"] > 0 and figures["plain_ms_per_plan"] > 0
     assert figures["folded_speedup"] == figures["plain_ms_per_plan"] / figures["folded_ms_per_plan"]
+
+
+def test_planner_lockstep_times_one_plan_per_problem_at_each_batch_size(tmp_path):
+    figures = bench.main(bench.Config(sections=("planner_lockstep",), quick=True, out=tmp_path / "b.json"))[
+        "planner_lockstep"
+    ]
+    assert (figures["dim"], figures["samples"]) == (4096, 100)
+    assert figures["N1_ms_per_problem"] > 0 and figures["N2_ms_per_problem"] > 0
+    # the bytes the evaluation sizes its batch by count each imagined step's 4096 floats per sample
+    assert figures["bytes_per_problem"] >= 4 * 100 * 20 * 4096

@@ -486,6 +486,30 @@ def bench_planner_prior(device: torch.device) -> dict:
     return figures
 
 
+def bench_planner_lockstep(device: torch.device) -> dict:
+    """Pure CEM at the cpu preset's pixel budget (100 samples, 3 iterations, horizon 20, world
+    model width 512) at D = 4096 (vjepa2-random, 64 px, grid2): ms per plan and problem (a batch's
+    time / N) with N problems planned in one batch, and the problem's bytes the evaluation sizes
+    its lockstep batch by. On a CPU a wide latent's imagined steps outgrow the caches as N grows."""
+    from train_robots.common.planners import Planner
+    from train_robots.mpc_planner import PlannerFlags
+
+    dim = 4096
+    preset = sizes_for("cpu", "reacher-easy", "vjepa2-random")
+    flags = PlannerFlags(planner="cem", horizon=20, handover=0.0, prior_samples=0)
+    cfg = flags.sized(preset, task_spec("reacher-easy"))
+    model = _planner_model(dim, device, preset.dynamics_width)
+    bounds = np.ones(2, np.float32)
+    sizes = (1, 5, 10, 25, 50) if not QUICK["value"] else (1, 2)
+    z, goal = np.random.default_rng(0).standard_normal((2, max(sizes), dim)).astype(np.float32)
+    planner = Planner(model, cfg, -bounds, bounds, device=device)
+    figures = {"dim": dim, "samples": cfg.samples, "bytes_per_problem": planner.bytes_per_problem()}
+    for n in sizes:
+        rate = _plan_rate(planner, z[:n], goal[:n], _repeats(3 if n < 25 else 2, 1)) * n
+        figures[f"N{n}_ms_per_problem"] = 1000.0 / rate
+    return figures
+
+
 def bench_evaluation(device: torch.device) -> dict:
     """Closed-loop evaluation, one episode at a time against all in lockstep (one batched render
     -> encode -> act per step): agent steps per second of a cpu-preset BC policy (D = 1024) on
@@ -523,6 +547,7 @@ SECTIONS: dict[str, Callable[[torch.device], dict]] = {
     "planners": bench_planners,
     "planner_hold": bench_planner_hold,
     "planner_prior": bench_planner_prior,
+    "planner_lockstep": bench_planner_lockstep,
     "evaluation": bench_evaluation,
 }
 
