@@ -302,6 +302,8 @@ def test_the_folded_policy_prior_follows_the_actor_through_the_plain_rollout(lat
         expected.append(torch.tanh(mean + std * step_noise))
         z = model.next(z, to_env(expected[-1]))
     torch.testing.assert_close(units, torch.stack(expected, 1), rtol=1e-4, atol=1e-5)
+    # P samples of one problem: z0 is given once and each sample follows its own noise
+    torch.testing.assert_close(fast(z0[:1], noise[:, :3]), fast(z0[:1].expand(3, -1), noise[:, :3]))
     # the imagined motion matters: an actor that kept reading z0 would act otherwise
     mean, std = agent.action_distribution(z0)
     assert (units - torch.tanh(mean + std * noise).transpose(0, 1)).abs().amax() > 1e-2

@@ -398,8 +398,7 @@ class Planner:
             step = torch.stack([torch.randn(p, dim, generator=g, device=self.device) for g in generators])
             step[:, 0] = 0.0
             noise.append(step.flatten(0, 1))
-        z = z0[self._reach_rows].repeat_interleave(p, 0)
-        return self._prior_rollout(z, torch.stack(noise)).unflatten(0, (n, p))
+        return self._prior_rollout(z0[self._reach_rows], torch.stack(noise)).unflatten(0, (n, p))
 
     def _with_prior(self, units: torch.Tensor) -> torch.Tensor:
         """The last prior_samples of each problem's fresh samples replaced, in place, by the policy

@@ -1,7 +1,9 @@
 """The actor's plans: dream-SAC's policy rolled through the world model, for a planner's samples.
 
     prior = policy_prior(model, agent, to_env)
-    units = prior(z0, noise)     # z0 [R, D] raw latents, noise [H, R, A] -> unit actions [R, H, A]
+    units = prior(z0, noise)     # z0 [N, D] raw latents, noise [H, N*P, A] -> unit actions [N*P, H, A]
+
+for P samples of each of N problems (rows of a problem adjacent).
 
 Each row follows the actor's Gaussian, tanh(mean + std * noise[t]), through the model's imagined
 latents (a zero noise row is the actor's mean sequence). A single MLP world model over a wide
@@ -34,7 +36,7 @@ def policy_prior(
 
     @torch.no_grad()
     def plain(z0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        z, units = z0, []
+        z, units = z0.repeat_interleave(noise.shape[1] // len(z0), 0), []
         for step_noise in noise:
             mean, std = agent.action_distribution(z)
             units.append(torch.tanh(mean + std * step_noise))
@@ -64,8 +66,9 @@ class FoldedPolicyPrior:
 
     @torch.no_grad()
     def __call__(self, z0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        u = self.fold.encode(self.model.normalize(z0))
-        p = self.agent.actor.first_layer(self.agent.normalize(z0))
+        samples = noise.shape[1] // len(z0)  # z0's D-wide products once per problem, not per sample
+        u = self.fold.encode(self.model.normalize(z0)).repeat_interleave(samples, 0)
+        p = self.agent.actor.first_layer(self.agent.normalize(z0)).repeat_interleave(samples, 0)
         units = []
         for t, step_noise in enumerate(noise):
             mean, log_std = self.agent.actor.head(p)
