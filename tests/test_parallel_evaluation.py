@@ -5,16 +5,17 @@ import pytest
 import torch
 
 from train_robots.common.encoders import build_encoder
-from train_robots.common.envs import ControlEnv
+from train_robots.common.envs import ControlEnv, task_spec
 from train_robots.common.experts import ReacherExpert
 from train_robots.common.planner_controller import PlannerController
 from train_robots.common.planners import Planner, PlannerConfig
 from train_robots.common.policy import PolicyController, PolicyMLP
-from train_robots.common.presets import get_preset
+from train_robots.common.presets import get_preset, sizes_for
 from train_robots.common.rollout import ExpertController, episodes_in_parallel, evaluate
 from train_robots.common.runtime import ConfigError
 from train_robots.common.sac import SACAgent, SACConfig, SACController
-from train_robots.common.world_model import load_world_model
+from train_robots.common.world_model import WorldModel, WorldModelConfig, load_world_model
+from train_robots.mpc_planner import PlannerFlags
 
 EPISODES, STEPS = 3, 12
 
@@ -126,3 +127,18 @@ def test_episodes_in_parallel_is_bounded_by_memory_and_the_flag():
     assert episodes_in_parallel(8, 50) == 8 and episodes_in_parallel(80, 50) == 50
     with pytest.raises(ConfigError, match="--parallel"):
         episodes_in_parallel(0, 50)
+
+
+@pytest.mark.parametrize("dim, lockstep", [(4096, range(5, 11)), (6, [50])])
+def test_a_cpu_runs_wide_pixel_planners_a_few_episodes_at_a_time(dim, lockstep):
+    # bench.py's planner_lockstep: at D = 4096 a plan per problem costs 141-147 ms with 5-10
+    # problems in a batch and 301 with 50 (imagined latents past the caches); a narrow latent
+    # keeps all 50 in one batch.
+    preset = sizes_for("cpu", "reacher-easy", "vjepa2-random")
+    cfg = PlannerFlags(planner="cem", horizon=20, handover=0.0, prior_samples=0).sized(
+        preset, task_spec("reacher-easy")
+    )
+    model = WorldModel(WorldModelConfig(latent_dim=dim, action_dim=2, width=preset.dynamics_width)).eval()
+    bounds = np.ones(2, np.float32)
+    planner = Planner(model, cfg, -bounds, bounds, device=torch.device("cpu"))
+    assert episodes_in_parallel(None, 50, planner.bytes_per_problem(), torch.device("cpu")) in lockstep

@@ -38,8 +38,7 @@ def imagination(
     """The imagine function of a world model (see the module docstring). `weight` turns the
     model's standardized latent into cost units (None: as is); `precision="bf16"` runs the
     matrix products in bfloat16 (the running state and the costs stay float32)."""
-    mcfg = getattr(model, "cfg", None)
-    if fast and getattr(mcfg, "kind", None) == "mlp" and mcfg.ensemble == 1 and hasattr(model, "fold"):
+    if fast and is_single_mlp(model):
         return MLPImagination(model, weight, need_reward=need_reward, precision=precision)
     device_type = model_device(model).type
 
@@ -61,6 +60,19 @@ def imagination(
     return plain
 
 
+def is_single_mlp(model: torch.nn.Module) -> bool:
+    """Whether `model` is one MLP world model (no ensemble) that can be folded (`WorldModel.fold`)."""
+    cfg = getattr(model, "cfg", None)
+    return getattr(cfg, "kind", None) == "mlp" and cfg.ensemble == 1 and hasattr(model, "fold")
+
+
+def is_wide(model: torch.nn.Module) -> bool:
+    """Whether the model's latent is wider than half its hidden width: then a rollout is cheaper
+    folded into the hidden space (two width x width products a step instead of two width x D)."""
+    cfg = model.cfg
+    return 2 * cfg.latent_dim > cfg.width
+
+
 class MLPImagination:
     """Roll a single MLP world model out for planning, skipping what the cost does not read
     (the discount head; the reward head unless rewards are weighted).
@@ -80,7 +92,7 @@ class MLPImagination:
             member, core = fold.member, fold.member.core
             self.model, self.fold, self.dtype = model, fold, dtype
             self.weight = torch.ones_like(fold.scale) if weight is None else weight
-            self.folded = 2 * model.cfg.latent_dim > model.cfg.width
+            self.folded = is_wide(model)
             self.in_z, self.in_norm, self.in_a = core.in_z, core.in_norm, core.in_a
             self.hidden = copy.deepcopy(core.hidden).to(dtype)
             # The reward head costs as much as a hidden layer: built only when a cost reads it.

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import torch
 
+from train_robots.common.imagination import is_single_mlp, is_wide
 from train_robots.common.sac import SACAgent
 
 PolicyPrior = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -29,9 +30,7 @@ def policy_prior(
 ) -> PolicyPrior:
     """The prior function of `agent` dreaming in `model` (see the module docstring); `to_env` maps
     unit actions to the environment's box, which the world model reads."""
-    cfg = getattr(model, "cfg", None)
-    wide = cfg is not None and 2 * cfg.latent_dim > cfg.width
-    if fast and wide and cfg.kind == "mlp" and cfg.ensemble == 1 and hasattr(model, "fold"):
+    if fast and is_single_mlp(model) and is_wide(model):
         return FoldedPolicyPrior(model, agent, to_env)
 
     @torch.no_grad()

@@ -28,8 +28,12 @@ from train_robots.common.runtime import ConfigError, atomic_write_bytes, episode
 
 GIF_SIZE = 128
 """Pixels of the first episode's GIF frames."""
-MEMORY_BUDGET = 2 << 30
-"""Bytes the controllers of the episodes run in parallel may hold on a CPU."""
+CPU_MEMORY_BUDGET = 384 << 20
+"""Bytes the controllers of the episodes run in parallel may hold on a CPU. Not a memory limit but
+a speed one: past it the planners' imagined latents outgrow the caches, and a plan per problem
+slows down (pure CEM at D = 4096, 37.7 MB a problem, on this workplace's CPU: 141-147 ms a plan
+and problem at 5-10 problems in a batch, 201 at 25, 301 at 50; `bench.py --sections
+planner_lockstep`). 384 MiB holds 10 such problems."""
 
 
 class Controller(Protocol):
@@ -167,7 +171,7 @@ def episodes_in_parallel(
     requested: int | None, episodes: int, bytes_per_episode: int = 0, device: torch.device | None = None
 ) -> int:
     """How many episodes to run in lockstep: `requested` (a --parallel flag), else all of them,
-    or as many as fit a memory budget (half the free GPU memory, or MEMORY_BUDGET on a CPU) when
+    or as many as fit a memory budget (half the free GPU memory, or CPU_MEMORY_BUDGET on a CPU) when
     each episode's controller holds `bytes_per_episode`."""
     if requested is not None:
         if requested < 1:
@@ -176,7 +180,7 @@ def episodes_in_parallel(
     if device is not None and device.type == "cuda":
         budget = torch.cuda.mem_get_info(device)[0] // 2
     else:
-        budget = MEMORY_BUDGET
+        budget = CPU_MEMORY_BUDGET
     return max(1, min(episodes, budget // max(bytes_per_episode, 1)))
 
 
