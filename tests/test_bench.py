@@ -63,3 +63,4 @@ def test_planner_lockstep_times_one_plan_per_problem_at_each_batch_size(tmp_path
     assert figures["N1_ms_per_problem"] > 0 and figures["N2_ms_per_problem"] > 0
     # the bytes the evaluation sizes its batch by count each imagined step's 4096 floats per sample
     assert figures["bytes_per_problem"] >= 4 * 100 * 20 * 4096
+    assert 5 <= figures["cpu_default_N"] <= 10

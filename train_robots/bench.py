@@ -377,6 +377,22 @@ def _planner_model(dim: int, device: torch.device, width: int | None = None):
     return model
 
 
+PIXEL_DIM = 4096
+"""The latent width of `vjepa2-random` at 64 px with grid2 pooling (4 cells x 1024)."""
+
+
+def _pixel_budget_planning(device: torch.device, **flags):
+    """CEM's config at the cpu preset's pixel budget (goal objective, horizon 20, no handover;
+    `flags` override PlannerFlags), a world model of the preset's width on a PIXEL_DIM latent, and
+    the action bounds."""
+    from train_robots.mpc_planner import PlannerFlags
+
+    preset = sizes_for("cpu", "reacher-easy", "vjepa2-random")
+    plan_flags = PlannerFlags(**{"planner": "cem", "horizon": 20, "handover": 0.0, **flags})
+    cfg = plan_flags.sized(preset, task_spec("reacher-easy"))
+    return cfg, _planner_model(PIXEL_DIM, device, preset.dynamics_width), np.ones(2, np.float32)
+
+
 def _plan_rate(planner, z: np.ndarray, goal: np.ndarray, repeats: int) -> float:
     """Plans per second of a planner on a batch of problems (z, goal: [N, D])."""
     planner.reset()
@@ -466,13 +482,9 @@ def bench_planner_prior(device: torch.device) -> dict:
     from train_robots.common.planners import Planner
     from train_robots.common.policy_prior import policy_prior
     from train_robots.common.sac import SACAgent, SACConfig
-    from train_robots.mpc_planner import PlannerFlags
 
-    dim, n = 4096, _repeats(10, 2)
-    preset = sizes_for("cpu", "reacher-easy", "vjepa2-random")
-    cfg = PlannerFlags(planner="cem", horizon=20, handover=0.0).sized(preset, task_spec("reacher-easy"))
-    model = _planner_model(dim, device, preset.dynamics_width)
-    bounds = np.ones(2, np.float32)
+    dim, n = PIXEL_DIM, _repeats(10, 2)
+    cfg, model, bounds = _pixel_budget_planning(device)
     agent = SACAgent(SACConfig(dim, 2), np.zeros(dim), np.ones(dim), -bounds, bounds).to(device).eval()
     z, goal = np.random.default_rng(0).standard_normal((2, n, dim)).astype(np.float32)
     figures = {"dim": dim, "problems": n, "samples": cfg.samples, "prior_samples": cfg.prior_samples}
@@ -490,20 +502,19 @@ def bench_planner_lockstep(device: torch.device) -> dict:
     """Pure CEM at the cpu preset's pixel budget (100 samples, 3 iterations, horizon 20, world
     model width 512) at D = 4096 (vjepa2-random, 64 px, grid2): ms per plan and problem (a batch's
     time / N) with N problems planned in one batch, and the problem's bytes the evaluation sizes
-    its lockstep batch by. On a CPU a wide latent's imagined steps outgrow the caches as N grows."""
+    its lockstep batch by, and the batch a CPU evaluation of 50 episodes takes from it by default. On a
+    CPU a wide latent's imagined steps outgrow the caches as N grows."""
     from train_robots.common.planners import Planner
-    from train_robots.mpc_planner import PlannerFlags
+    from train_robots.common.rollout import episodes_in_parallel
 
-    dim = 4096
-    preset = sizes_for("cpu", "reacher-easy", "vjepa2-random")
-    flags = PlannerFlags(planner="cem", horizon=20, handover=0.0, prior_samples=0)
-    cfg = flags.sized(preset, task_spec("reacher-easy"))
-    model = _planner_model(dim, device, preset.dynamics_width)
-    bounds = np.ones(2, np.float32)
+    dim = PIXEL_DIM
+    cfg, model, bounds = _pixel_budget_planning(device, prior_samples=0)
     sizes = (1, 5, 10, 25, 50) if not QUICK["value"] else (1, 2)
     z, goal = np.random.default_rng(0).standard_normal((2, max(sizes), dim)).astype(np.float32)
     planner = Planner(model, cfg, -bounds, bounds, device=device)
     figures = {"dim": dim, "samples": cfg.samples, "bytes_per_problem": planner.bytes_per_problem()}
+    # What an evaluation of 50 episodes runs in one batch on a CPU by default (CPU_MEMORY_BUDGET).
+    figures["cpu_default_N"] = episodes_in_parallel(None, 50, figures["bytes_per_problem"], torch.device("cpu"))
     for n in sizes:
         rate = _plan_rate(planner, z[:n], goal[:n], _repeats(3 if n < 25 else 2, 1)) * n
         figures[f"N{n}_ms_per_problem"] = 1000.0 / rate
