@@ -15,7 +15,7 @@ SHARED = "--task --encoder --encoder-id --image-size --pooling --preset --seed -
 PLANNER = (
     "--planner --samples --horizon --iterations --elites --init-std --min-std --temperature --noise-beta "
     "--mppi-adapt-std --no-mppi-adapt-std --warm-start --no-warm-start --replan-every --cost --cost-at --cost-units "
-    "--reward-weight --uncertainty-penalty --handover --hold-horizon --hold-samples --precision"
+    "--reward-weight --uncertainty-penalty --action-penalty --handover --hold-horizon --hold-samples --precision"
 )
 # What each script's --help listed before its Config extended RunConfig (generate had no --ckpt-dir).
 FLAGS = {

@@ -114,6 +114,16 @@ def test_reward_term_changes_the_plan():
     assert final.pow(2).sum() < final_base.pow(2).sum()
 
 
+def test_action_penalty_makes_the_quiet_sequence_win_where_goal_costs_tie():
+    # Actions move nothing, and the start is the goal: every sequence costs the same distance.
+    model = LinearWorldModel(torch.eye(4), torch.zeros(4, 4))
+    z0 = np.ones(4, np.float32)
+    free = make_planner(model, "cem").plan(z0, z0)
+    quiet = make_planner(model, "cem", action_penalty=1.0).plan(z0, z0)
+    assert np.abs(quiet.actions).mean() < 0.1 < np.abs(free.actions).mean()
+    assert quiet.cost > free.cost  # the penalty is part of the cost
+
+
 def test_bad_settings_are_clear_errors():
     with pytest.raises(ConfigError, match="--planner"):
         PlannerConfig(planner="ilqr").validate()
@@ -121,6 +131,8 @@ def test_bad_settings_are_clear_errors():
         PlannerConfig(samples=10, elites=20).validate()
     with pytest.raises(ConfigError, match="--replan-every"):
         PlannerConfig(horizon=5, replan_every=6).validate()
+    with pytest.raises(ConfigError, match="--action-penalty"):
+        PlannerConfig(action_penalty=-1.0).validate()
 
 
 def random_world_model(latent_dim=64, width=32, ensemble=1, kind="mlp"):

@@ -257,7 +257,7 @@ def settings(cfg: Config, dynamics: Path) -> dict:
         found["first_episode"] = cfg.first_episode
     if cfg.expert_velocity_gain is not None:  # likewise: the goals' expert
         found["expert_velocity_gain"] = cfg.expert_velocity_gain
-    for name in ("handover", "hold_horizon", "hold_samples"):  # likewise
+    for name in ("handover", "hold_horizon", "hold_samples", "action_penalty"):  # likewise
         if not found[name]:
             del found[name]
     if plan.value or plan.prior_samples:

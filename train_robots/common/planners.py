@@ -20,7 +20,8 @@ other episodes share its batch:
 Costs are distances between the imagined latent and `z_goal`: L1 (V-JEPA 2-AC's energy),
 L2 (root mean square) or cosine distance, at the final imagined step or averaged over every
 step; optionally minus `reward_weight` times the mean predicted reward and plus
-`uncertainty_penalty` times the mean ensemble disagreement. Distances are measured in the
+`uncertainty_penalty` times the mean ensemble disagreement and `action_penalty` times the mean
+squared action. Distances are measured in the
 encoder's own geometry (centred, one global scale: `cost_units="latent"`) or with every
 dimension standardized by its data std (`"standardized"`, the world model's `normalize`).
 Planners touch the world model only through its primitives (`rollout`, `normalize`);
@@ -123,6 +124,11 @@ class PlannerConfig:
     """Discount of the value-bootstrapped reward term."""
     uncertainty_penalty: float = 0.0
     """Add this times the mean ensemble disagreement per step (0: off)."""
+    action_penalty: float = 0.0
+    """Add this times the mean squared action per step, in [-1, 1] units (a control cost, 0: off).
+    Where the imagined goal costs cannot tell sequences apart (a pose reached, in a world model no
+    better than copying the last latent), it makes the quiet sequence the cheapest, so the arm
+    brakes instead of following the elites' noise."""
     replan_every: int = 1
     """Agent steps between plans (receding horizon; the plan's next actions run meanwhile)."""
     warm_start: bool = True
@@ -155,6 +161,7 @@ class PlannerConfig:
                 f"--precision {self.precision!r} is unknown; choose one of {list(PRECISIONS)}",
             ),
             (self.uncertainty_penalty >= 0, f"--uncertainty-penalty must be >= 0, got {self.uncertainty_penalty}"),
+            (self.action_penalty >= 0, f"--action-penalty must be >= 0, got {self.action_penalty}"),
             (
                 self.objective in OBJECTIVES,
                 f"--objective {self.objective!r} is unknown; choose one of {list(OBJECTIVES)}",
@@ -516,6 +523,8 @@ class Planner:
             cost = cost - cfg.reward_weight * self._reward_term(imagined)
         if cfg.uncertainty_penalty:
             cost = cost + cfg.uncertainty_penalty * imagined["uncertainty"].mean(-1)
+        if cfg.action_penalty:
+            cost = cost + cfg.action_penalty * units.square().mean((-2, -1))
         return cost, distance
 
     def _reward_term(self, imagined: dict[str, torch.Tensor]) -> torch.Tensor:
