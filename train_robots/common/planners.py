@@ -125,10 +125,10 @@ class PlannerConfig:
     uncertainty_penalty: float = 0.0
     """Add this times the mean ensemble disagreement per step (0: off)."""
     action_penalty: float = 0.0
-    """Add this times the mean squared action per step, in [-1, 1] units (a control cost, 0: off).
-    Where the imagined goal costs cannot tell sequences apart (a pose reached, in a world model no
-    better than copying the last latent), it makes the quiet sequence the cheapest, so the arm
-    brakes instead of following the elites' noise."""
+    """Add this times the mean squared action per step, in [-1, 1] units (a control cost, 0: off):
+    where imagined goal costs tie, the quiet sequence wins. From pixels it did not make CEM hold a
+    pose reached (random grid2, 50 episodes: 0.05 cost 16 points of success for +17.5 return;
+    ROADMAP.md, "An action penalty")."""
     replan_every: int = 1
     """Agent steps between plans (receding horizon; the plan's next actions run meanwhile)."""
     warm_start: bool = True
